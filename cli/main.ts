@@ -1,0 +1,92 @@
+import { parseArgs } from 'node:util';
+import { createAccount } from '../db/accounts.ts';
+import { migrateToLatest } from '../db/connection.ts';
+import { ConfigError, loadConfig } from '../lib/config.ts';
+import { log, setLogLevel } from '../lib/log.ts';
+import { onShutdown, openDb, secretBox, withTemporalAddress } from './runtime.ts';
+import { startServer } from './server.ts';
+import { startAllInOne } from './start.ts';
+import { startWorker } from './worker.ts';
+
+const USAGE = `Usage: openhooks <command>
+
+Commands:
+  start                 everything on one machine (embedded Temporal and Postgres unless configured)
+  server                the REST API and the portal
+  worker                the Temporal worker (delivery workflows and activities) and the reconciler
+  migrate               bring the database schema up to date
+  account create --name N --email E --password P
+                        create an account with its owner and an API key; prints JSON
+
+Configuration is read from environment variables; see README.md.`;
+
+async function main(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv;
+  const config = loadConfig();
+  setLogLevel(config.logLevel);
+  const defaultTemporal = () => withTemporalAddress(config, config.temporal.address ?? '127.0.0.1:7233');
+
+  switch (command) {
+    case 'start':
+      return startAllInOne(config);
+    case 'server': {
+      const db = openDb(config);
+      const server = await startServer({ config: defaultTemporal(), db, secrets: secretBox(config) });
+      onShutdown(async () => {
+        await server.stop();
+        await db.destroy();
+      });
+      return;
+    }
+    case 'worker': {
+      const db = openDb(config);
+      const worker = await startWorker({ config: defaultTemporal(), db, secrets: secretBox(config) });
+      onShutdown(async () => {
+        await worker.stop();
+        await db.destroy();
+      });
+      return worker.done;
+    }
+    case 'migrate': {
+      const db = openDb(config);
+      try {
+        const applied = await migrateToLatest(db);
+        console.log(applied.length ? `applied: ${applied.join(', ')}` : 'the schema is up to date');
+      } finally {
+        await db.destroy();
+      }
+      return;
+    }
+    case 'account': {
+      const { values, positionals } = parseArgs({
+        args: rest,
+        options: { name: { type: 'string' }, email: { type: 'string' }, password: { type: 'string' } },
+        allowPositionals: true,
+      });
+      if (positionals[0] !== 'create' || !values.name || !values.email || !values.password) {
+        throw new UsageError('openhooks account create --name N --email E --password P');
+      }
+      if (values.password.length < 8) throw new UsageError('the password must have at least 8 characters');
+      const db = openDb(config);
+      try {
+        await migrateToLatest(db);
+        const account = await createAccount(db, { name: values.name, email: values.email, password: values.password });
+        console.log(JSON.stringify({ account_id: account.accountId, user_id: account.userId, api_key: account.apiKey }));
+      } finally {
+        await db.destroy();
+      }
+      return;
+    }
+    default:
+      throw new UsageError(command === undefined || command === 'help' || command === '--help' ? undefined : `unknown command: ${command}`);
+  }
+}
+
+class UsageError extends Error {}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  if (err instanceof ConfigError) console.error(err.message);
+  else if (err instanceof UsageError) console.error(err.message ? `${err.message}\n\n${USAGE}` : USAGE);
+  else log.error('openhooks failed', { error: err, stack: err instanceof Error ? err.stack : undefined });
+  process.exit(err instanceof UsageError && !err.message ? 0 : 1);
+});

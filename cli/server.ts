@@ -1,0 +1,54 @@
+import express from 'express';
+import type { Server } from 'node:http';
+import { createApi } from '../api/index.ts';
+import type { Db } from '../db/connection.ts';
+import type { Config } from '../lib/config.ts';
+import { DeliveryStarter } from '../lib/delivery-starter.ts';
+import { log } from '../lib/log.ts';
+import type { SecretBox } from '../lib/secrets.ts';
+import { TemporalGateway } from '../lib/temporal.ts';
+import { mountPortal, portalBuildExists } from '../portal/mount.ts';
+
+export interface RunningServer {
+  url: string;
+  port: number;
+  stop(): Promise<void>;
+}
+
+/** The API (and the portal, when it is built) in one Express process. */
+export async function startServer(opts: {
+  config: Config & { temporal: { address: string } };
+  db: Db;
+  secrets: SecretBox;
+  portal?: boolean;
+}): Promise<RunningServer> {
+  const { config, db, secrets } = opts;
+  const temporal = new TemporalGateway(config.temporal);
+  const starter = new DeliveryStarter(db, temporal, config);
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', 'loopback');
+  app.use('/api/v1', createApi({ db, starter, secrets }));
+  if (opts.portal ?? true) {
+    if (portalBuildExists()) await mountPortal(app);
+    else log.warn('the portal is not built (npm run build); serving the API only');
+  }
+
+  const server = await new Promise<Server>((resolve, reject) => {
+    const s = app.listen(config.port, config.host, () => resolve(s)).on('error', reject);
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  log.info('server listening', { port });
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    async stop() {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      });
+      await temporal.close();
+    },
+  };
+}

@@ -1,0 +1,106 @@
+import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker, type WorkflowBundle } from '@temporalio/worker';
+import { fileURLToPath } from 'node:url';
+import { createActivities } from '../activities/index.ts';
+import { createHttpSender } from '../activities/http.ts';
+import { createMailer } from '../activities/mailer.ts';
+import type { Db } from '../db/connection.ts';
+import type { Config } from '../lib/config.ts';
+import { DeliveryStarter } from '../lib/delivery-starter.ts';
+import { log } from '../lib/log.ts';
+import type { SecretBox } from '../lib/secrets.ts';
+import { connectionOptions, TemporalGateway } from '../lib/temporal.ts';
+
+export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
+
+/** Bundles the workflow code once; tests and production workers reuse the result. */
+export async function bundleWorkflows(): Promise<WorkflowBundle> {
+  return bundleWorkflowCode({ workflowsPath, logger: new DefaultLogger('WARN') });
+}
+
+let runtimeInstalled = false;
+/** Routes the SDK's own logs into our JSON lines (once per process: the runtime is global). */
+function installRuntime(level: Config['logLevel']): void {
+  if (runtimeInstalled) return;
+  runtimeInstalled = true;
+  const sdkLevel = level === 'debug' ? 'DEBUG' : level === 'error' ? 'ERROR' : 'WARN';
+  Runtime.install({
+    logger: new DefaultLogger(sdkLevel, ({ level: entryLevel, message, meta }) => {
+      const fields = { sdk: true, workflowId: meta?.workflowId as unknown, activityType: meta?.activityType as unknown, error: meta?.error as unknown };
+      if (entryLevel === 'ERROR') log.error(message, fields);
+      else if (entryLevel === 'WARN') log.warn(message, fields);
+      else log.debug(message, fields);
+    }),
+    telemetryOptions: { logging: { filter: { core: sdkLevel === 'DEBUG' ? 'INFO' : 'WARN', other: 'ERROR' } } },
+  });
+}
+
+export interface RunningWorker {
+  /** Stops polling, lets in-flight activities finish, and closes what the worker opened. */
+  stop(): Promise<void>;
+  /** Resolves or rejects when the Temporal worker stops on its own. */
+  done: Promise<void>;
+}
+
+export async function startWorker(opts: {
+  config: Config & { temporal: { address: string } };
+  db: Db;
+  secrets: SecretBox;
+  workflowBundle?: WorkflowBundle;
+}): Promise<RunningWorker> {
+  const { config, db } = opts;
+  installRuntime(config.logLevel);
+  const connection = await NativeConnection.connect(connectionOptions(config.temporal));
+  const http = createHttpSender({ timeoutMs: config.deliveryTimeoutMs, allowPrivateNetwork: config.allowPrivateNetwork });
+  const mailer = createMailer({ smtpUrl: config.smtpUrl, from: config.mailFrom, dataDir: config.dataDir });
+  const worker = await Worker.create({
+    connection,
+    namespace: config.temporal.namespace,
+    taskQueue: config.temporal.taskQueue,
+    workflowBundle: opts.workflowBundle ?? (await bundleWorkflows()),
+    activities: createActivities({ db, http, mailer, secrets: opts.secrets, publicUrl: config.publicUrl }),
+    shutdownGraceTime: config.deliveryTimeoutMs + 5_000,
+  });
+  const done = worker.run();
+
+  const gateway = new TemporalGateway(config.temporal);
+  const starter = new DeliveryStarter(db, gateway, config);
+  const reconciler = startLoop(config.reconcileIntervalMs, async () => {
+    const started = await starter.reconcile();
+    if (started > 0) log.info('reconciler started delivery workflows', { started });
+  });
+
+  log.info('worker started', { taskQueue: config.temporal.taskQueue, namespace: config.temporal.namespace });
+  return {
+    done,
+    async stop() {
+      await reconciler.stop();
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+      await done.catch((err: unknown) => log.error('worker stopped with an error', { error: err }));
+      await Promise.allSettled([gateway.close(), connection.close(), http.close()]);
+      mailer.close();
+    },
+  };
+}
+
+/** Runs `tick` every `intervalMs` (never two at once) until stopped; a failing tick is logged. */
+function startLoop(intervalMs: number, tick: () => Promise<void>): { stop(): Promise<void> } {
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<void> = Promise.resolve();
+  const schedule = () => {
+    if (stopped) return;
+    timer = setTimeout(() => {
+      running = tick()
+        .catch((err: unknown) => log.warn('reconciler pass failed; it will try again', { error: err }))
+        .finally(schedule);
+    }, intervalMs);
+  };
+  schedule();
+  return {
+    async stop() {
+      stopped = true;
+      clearTimeout(timer);
+      await running;
+    },
+  };
+}

@@ -1,0 +1,208 @@
+import type { ColumnType, Insertable, Selectable, Updateable } from 'kysely';
+
+type CreatedAt = ColumnType<Date, Date | string | undefined, never>;
+type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
+type NullableTimestamp = ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+/** jsonb columns: pg parses them on the way out; on the way in we pass JSON text. */
+type Json<T> = ColumnType<T, string, string>;
+
+export type EndpointStatus = 'active' | 'inactive';
+export type DeliveryStatus = 'pending' | 'succeeded' | 'failed' | 'skipped';
+export type AttemptTrigger = 'automatic' | 'manual' | 'replay';
+export type UserRole = 'owner' | 'admin' | 'member';
+/** An endpoint listens to the named event types, or to every one with "*". */
+export type EnabledEvents = string[] | '*';
+
+export interface AccountsTable {
+  id: string;
+  name: string;
+  created_at: CreatedAt;
+}
+
+export interface UsersTable {
+  id: string;
+  account_id: string;
+  email: string;
+  name: string | null;
+  password_hash: string;
+  role: UserRole;
+  created_at: CreatedAt;
+}
+
+export interface InvitesTable {
+  id: string;
+  account_id: string;
+  email: string;
+  role: Exclude<UserRole, 'owner'>;
+  token_hash: string;
+  invited_by: string | null;
+  expires_at: Timestamp;
+  accepted_at: NullableTimestamp;
+  created_at: CreatedAt;
+}
+
+export interface ApiKeysTable {
+  id: string;
+  account_id: string;
+  name: string;
+  prefix: string;
+  key_hash: string;
+  last_used_at: NullableTimestamp;
+  revoked_at: NullableTimestamp;
+  created_at: CreatedAt;
+}
+
+export interface AppsTable {
+  id: string;
+  account_id: string;
+  name: string;
+  retry_initial_interval_ms: number | null;
+  retry_backoff_coefficient: number | null;
+  created_at: CreatedAt;
+  updated_at: Timestamp;
+}
+
+export interface EventTypesTable {
+  id: string;
+  app_id: string;
+  name: string;
+  description: string | null;
+  created_at: CreatedAt;
+}
+
+export interface SubscribersTable {
+  id: string;
+  app_id: string;
+  name: string;
+  email: string | null;
+  created_at: CreatedAt;
+  updated_at: Timestamp;
+}
+
+export interface EndpointsTable {
+  id: string;
+  app_id: string;
+  subscriber_id: string;
+  url: string;
+  description: string | null;
+  version: string;
+  status: EndpointStatus;
+  enabled_events: Json<EnabledEvents>;
+  /** Encrypted with SecretBox; never leaves the server in clear except to its owner. */
+  secret: string;
+  previous_secret: string | null;
+  previous_secret_expires_at: NullableTimestamp;
+  disabled_reason: string | null;
+  disabled_at: NullableTimestamp;
+  created_at: CreatedAt;
+  updated_at: Timestamp;
+}
+
+export interface MessagesTable {
+  id: string;
+  app_id: string;
+  subscriber_id: string | null;
+  endpoint_id: string | null;
+  event_type: string;
+  version: string;
+  data: Json<unknown>;
+  event_id: string | null;
+  override_payload: boolean;
+  idempotency_key: string | null;
+  /** SHA-256 of the accepted request, to tell a true repeat from a key reused for another body. */
+  request_hash: string;
+  created_at: CreatedAt;
+}
+
+export interface DeliveriesTable {
+  id: string;
+  message_id: string;
+  endpoint_id: string;
+  app_id: string;
+  subscriber_id: string;
+  status: DeliveryStatus;
+  /** Set once Temporal confirmed the workflow start; null rows are the reconciler's to start. */
+  workflow_started_at: NullableTimestamp;
+  finished_at: NullableTimestamp;
+  created_at: CreatedAt;
+  updated_at: Timestamp;
+}
+
+export interface AttemptsTable {
+  id: string;
+  delivery_id: string;
+  message_id: string;
+  endpoint_id: string;
+  subscriber_id: string;
+  app_id: string;
+  event_type: string;
+  number: number;
+  trigger: AttemptTrigger;
+  url: string;
+  request_headers: Json<Record<string, string>>;
+  request_body: string;
+  status_code: number | null;
+  response_body: string | null;
+  error_code: string | null;
+  error: string | null;
+  succeeded: boolean;
+  will_retry: boolean;
+  duration_ms: number;
+  workflow_id: string;
+  created_at: CreatedAt;
+}
+
+export interface NotificationsTable {
+  id: string;
+  account_id: string;
+  app_id: string;
+  endpoint_id: string;
+  delivery_id: string | null;
+  kind: 'endpoint_disabled';
+  recipient: string;
+  status: 'pending' | 'sent' | 'failed';
+  error: string | null;
+  sent_at: NullableTimestamp;
+  created_at: CreatedAt;
+}
+
+export interface ReplaysTable {
+  id: string;
+  app_id: string;
+  endpoint_id: string;
+  since: NullableTimestamp;
+  until: NullableTimestamp;
+  requested_by: string;
+  created_at: CreatedAt;
+}
+
+export interface Database {
+  accounts: AccountsTable;
+  users: UsersTable;
+  invites: InvitesTable;
+  api_keys: ApiKeysTable;
+  apps: AppsTable;
+  event_types: EventTypesTable;
+  subscribers: SubscribersTable;
+  endpoints: EndpointsTable;
+  messages: MessagesTable;
+  deliveries: DeliveriesTable;
+  attempts: AttemptsTable;
+  notifications: NotificationsTable;
+  replays: ReplaysTable;
+}
+
+export type Account = Selectable<AccountsTable>;
+export type App = Selectable<AppsTable>;
+export type EventType = Selectable<EventTypesTable>;
+export type Subscriber = Selectable<SubscribersTable>;
+export type Endpoint = Selectable<EndpointsTable>;
+export type NewEndpoint = Insertable<EndpointsTable>;
+export type EndpointUpdate = Updateable<EndpointsTable>;
+export type Message = Selectable<MessagesTable>;
+export type Delivery = Selectable<DeliveriesTable>;
+export type NewDelivery = Insertable<DeliveriesTable>;
+export type Attempt = Selectable<AttemptsTable>;
+export type NewAttempt = Insertable<AttemptsTable>;
+export type Notification = Selectable<NotificationsTable>;
+

@@ -1,0 +1,150 @@
+import { parseDuration } from './duration.ts';
+
+/** Everything openhooks reads from its environment, validated once at start. */
+export interface Config {
+  port: number;
+  host: string;
+  publicUrl: string;
+  dataDir: string;
+  databaseUrl: string | undefined;
+  databasePoolSize: number;
+  temporal: {
+    address: string | undefined;
+    namespace: string;
+    taskQueue: string;
+    uiUrl: string;
+    apiKey: string | undefined;
+    tls: boolean;
+  };
+  smtpUrl: string | undefined;
+  mailFrom: string;
+  encryptionKey: string | undefined;
+  retry: { initialIntervalMs: number; backoffCoefficient: number; maximumAttempts: number };
+  deliveryTimeoutMs: number;
+  allowPrivateNetwork: boolean;
+  reconcileIntervalMs: number;
+  logLevel: 'debug' | 'info' | 'warn' | 'error';
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+/** Reads the configuration; every bad value is reported at once, each with its own message. */
+export function loadConfig(env: Env = process.env): Config {
+  const problems: string[] = [];
+  const read = (name: string): string | undefined => {
+    const value = env[name]?.trim();
+    return value === '' ? undefined : value;
+  };
+  const integer = (name: string, fallback: number, min: number, max: number): number => {
+    const raw = read(name);
+    if (raw === undefined) return fallback;
+    const value = Number(raw);
+    if (!Number.isInteger(value) || value < min || value > max) {
+      problems.push(`${name}=${raw} must be a whole number from ${min} to ${max}`);
+      return fallback;
+    }
+    return value;
+  };
+  const decimal = (name: string, fallback: number, min: number, max: number): number => {
+    const raw = read(name);
+    if (raw === undefined) return fallback;
+    const value = Number(raw);
+    if (!Number.isFinite(value) || value < min || value > max) {
+      problems.push(`${name}=${raw} must be a number from ${min} to ${max}`);
+      return fallback;
+    }
+    return value;
+  };
+  const duration = (name: string, fallback: string, minMs: number): number => {
+    const raw = read(name) ?? fallback;
+    const value = parseDuration(raw);
+    if (value === undefined || value < minMs) {
+      problems.push(`${name}=${raw} must be a duration of at least ${minMs}ms, such as 200ms, 30s or 5m`);
+      return parseDuration(fallback)!;
+    }
+    return value;
+  };
+  const boolean = (name: string, fallback: boolean): boolean => {
+    const raw = read(name);
+    if (raw === undefined) return fallback;
+    if (/^(1|true|yes|on)$/i.test(raw)) return true;
+    if (/^(0|false|no|off)$/i.test(raw)) return false;
+    problems.push(`${name}=${raw} must be true or false`);
+    return fallback;
+  };
+  const url = (name: string, fallback: string | undefined, protocols: string[]): string | undefined => {
+    const raw = read(name) ?? fallback;
+    if (raw === undefined) return undefined;
+    try {
+      const parsed = new URL(raw);
+      if (!protocols.includes(parsed.protocol)) throw new Error('protocol');
+      return raw;
+    } catch {
+      problems.push(`${name} must be a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}`);
+      return fallback;
+    }
+  };
+  const oneOf = <T extends string>(name: string, fallback: T, values: readonly T[]): T => {
+    const raw = read(name);
+    if (raw === undefined) return fallback;
+    if (!(values as readonly string[]).includes(raw)) {
+      problems.push(`${name}=${raw} must be one of ${values.join(', ')}`);
+      return fallback;
+    }
+    return raw as T;
+  };
+
+  const port = integer('PORT', 3000, 0, 65535);
+  const encryptionKey = read('ENCRYPTION_KEY');
+  if (encryptionKey !== undefined && Buffer.from(encryptionKey, 'base64').length !== 32) {
+    problems.push('ENCRYPTION_KEY must be 32 random bytes in base64 (openssl rand -base64 32)');
+  }
+  const temporalAddress = read('TEMPORAL_ADDRESS');
+  if (temporalAddress !== undefined && !/^[\w.-]+:\d+$|^\[[\da-f:]+\]:\d+$/i.test(temporalAddress)) {
+    problems.push(`TEMPORAL_ADDRESS=${temporalAddress} must be host:port, such as localhost:7233`);
+  }
+
+  const config: Config = {
+    port,
+    host: read('HOST') ?? '0.0.0.0',
+    publicUrl: (url('PUBLIC_URL', `http://localhost:${port}`, ['http:', 'https:']) ?? '').replace(/\/+$/, ''),
+    dataDir: read('DATA_DIR') ?? '.data',
+    databaseUrl: url('DATABASE_URL', undefined, ['postgres:', 'postgresql:']),
+    databasePoolSize: integer('DATABASE_POOL_SIZE', 10, 1, 1000),
+    temporal: {
+      address: temporalAddress,
+      namespace: read('TEMPORAL_NAMESPACE') ?? 'default',
+      taskQueue: read('TEMPORAL_TASK_QUEUE') ?? 'openhooks',
+      uiUrl: (url('TEMPORAL_UI_URL', 'http://localhost:8233', ['http:', 'https:']) ?? '').replace(/\/+$/, ''),
+      apiKey: read('TEMPORAL_API_KEY'),
+      tls: boolean('TEMPORAL_TLS', read('TEMPORAL_API_KEY') !== undefined),
+    },
+    smtpUrl: url('SMTP_URL', undefined, ['smtp:', 'smtps:']),
+    mailFrom: read('MAIL_FROM') ?? 'openhooks <no-reply@localhost>',
+    encryptionKey,
+    retry: {
+      initialIntervalMs: duration('RETRY_INITIAL_INTERVAL', '1m', 10),
+      backoffCoefficient: decimal('RETRY_BACKOFF_COEFFICIENT', 4, 1, 100),
+      maximumAttempts: integer('RETRY_MAXIMUM_ATTEMPTS', 5, 1, 100),
+    },
+    deliveryTimeoutMs: duration('DELIVERY_TIMEOUT', '15s', 100),
+    allowPrivateNetwork: boolean('ALLOW_PRIVATE_NETWORK', false),
+    reconcileIntervalMs: duration('RECONCILE_INTERVAL', '30s', 100),
+    logLevel: oneOf('LOG_LEVEL', 'info', ['debug', 'info', 'warn', 'error'] as const),
+  };
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
+}
+
+/** Fails with a clear message when a process needs a setting that has no default. */
+export function requireSetting<T>(value: T | undefined, name: string, hint: string): T {
+  if (value === undefined) throw new ConfigError([`${name} is required: ${hint}`]);
+  return value;
+}

@@ -1,0 +1,50 @@
+import { Client, Connection } from '@temporalio/client';
+import type { Config } from './config.ts';
+
+export type TemporalSettings = Config['temporal'] & { address: string };
+
+export function connectionOptions(settings: TemporalSettings) {
+  return {
+    address: settings.address,
+    tls: settings.tls ? {} : undefined,
+    apiKey: settings.apiKey,
+  };
+}
+
+/**
+ * A Temporal client that survives the server being away: the SDK memoises a failed first connect,
+ * so this keeps the connection only once it succeeded and tries again on the next call otherwise.
+ */
+export class TemporalGateway {
+  private pending: Promise<Client> | undefined;
+  private connection: Connection | undefined;
+
+  constructor(readonly settings: TemporalSettings) {}
+
+  client(): Promise<Client> {
+    this.pending ??= Connection.connect({ ...connectionOptions(this.settings), connectTimeout: '5s' }).then(
+      (connection) => {
+        this.connection = connection;
+        return new Client({ connection, namespace: this.settings.namespace });
+      },
+      (err: unknown) => {
+        this.pending = undefined;
+        throw err;
+      },
+    );
+    return this.pending;
+  }
+
+  /** Runs one client call with a deadline, so a down server costs a bounded wait, not a hang. */
+  async call<T>(fn: (client: Client) => Promise<T>, timeoutMs = 5_000): Promise<T> {
+    const client = await this.client();
+    return this.connection!.withDeadline(Date.now() + timeoutMs, () => fn(client));
+  }
+
+  async close(): Promise<void> {
+    const connection = this.connection;
+    this.pending = undefined;
+    this.connection = undefined;
+    await connection?.close();
+  }
+}
