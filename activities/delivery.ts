@@ -186,10 +186,21 @@ export function judge(result: HttpResult, now: Date): Outcome {
   return { succeeded: false, final: false };
 }
 
+// RFC 9110 IMF-fixdate, obsolete RFC 850 and asctime forms; Date.parse alone accepts far too much.
+const HTTP_DATE = [
+  /^[A-Za-z]{3}, \d{2} [A-Za-z]{3} \d{4} \d{2}:\d{2}:\d{2} GMT$/,
+  /^[A-Za-z]{6,9}, \d{2}-[A-Za-z]{3}-\d{2} \d{2}:\d{2}:\d{2} GMT$/,
+  /^[A-Za-z]{3} [A-Za-z]{3} [ \d]\d \d{2}:\d{2}:\d{2} \d{4}$/,
+];
+
 /** `Retry-After` is either seconds or an HTTP date; anything else is ignored. */
 export function parseRetryAfter(value: string | undefined, now: Date): number | undefined {
-  if (!value) return undefined;
-  const ms = /^\s*\d+\s*$/.test(value) ? Number(value) * 1000 : Date.parse(value) - now.getTime();
+  const text = value?.trim();
+  if (!text) return undefined;
+  let ms: number;
+  if (/^\d+$/.test(text)) ms = Number(text) * 1000;
+  else if (HTTP_DATE.some((form) => form.test(text))) ms = Date.parse(text) - now.getTime();
+  else return undefined;
   if (!Number.isFinite(ms)) return undefined;
   return Math.min(Math.max(ms, 0), RETRY_AFTER_CAP_MS);
 }

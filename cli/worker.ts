@@ -1,4 +1,4 @@
-import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker, type WorkflowBundle } from '@temporalio/worker';
+import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker, type WorkflowBundle, type WorkflowBundleOption } from '@temporalio/worker';
 import { fileURLToPath } from 'node:url';
 import { createActivities } from '../activities/index.ts';
 import { createHttpSender } from '../activities/http.ts';
@@ -45,7 +45,7 @@ export async function startWorker(opts: {
   config: Config & { temporal: { address: string } };
   db: Db;
   secrets: SecretBox;
-  workflowBundle?: WorkflowBundle;
+  workflowBundle?: WorkflowBundleOption;
 }): Promise<RunningWorker> {
   const { config, db } = opts;
   installRuntime(config.logLevel);

@@ -1,4 +1,4 @@
-import { parseDuration } from './duration.ts';
+import { formatDuration, parseDuration } from './duration.ts';
 
 /** Everything openhooks reads from its environment, validated once at start. */
 export interface Config {
@@ -45,7 +45,7 @@ export function loadConfig(env: Env = process.env): Config {
   const integer = (name: string, fallback: number, min: number, max: number): number => {
     const raw = read(name);
     if (raw === undefined) return fallback;
-    const value = Number(raw);
+    const value = /^\d+$/.test(raw) ? Number(raw) : NaN;
     if (!Number.isInteger(value) || value < min || value > max) {
       problems.push(`${name}=${raw} must be a whole number from ${min} to ${max}`);
       return fallback;
@@ -62,11 +62,11 @@ export function loadConfig(env: Env = process.env): Config {
     }
     return value;
   };
-  const duration = (name: string, fallback: string, minMs: number): number => {
+  const duration = (name: string, fallback: string, minMs: number, maxMs: number): number => {
     const raw = read(name) ?? fallback;
     const value = parseDuration(raw);
-    if (value === undefined || value < minMs) {
-      problems.push(`${name}=${raw} must be a duration of at least ${minMs}ms, such as 200ms, 30s or 5m`);
+    if (value === undefined || value < minMs || value > maxMs) {
+      problems.push(`${name}=${raw} must be a duration from ${formatDuration(minMs)} to ${formatDuration(maxMs)}, such as 200ms, 30s or 5m`);
       return parseDuration(fallback)!;
     }
     return value;
@@ -130,13 +130,13 @@ export function loadConfig(env: Env = process.env): Config {
     mailFrom: read('MAIL_FROM') ?? 'openhooks <no-reply@localhost>',
     encryptionKey,
     retry: {
-      initialIntervalMs: duration('RETRY_INITIAL_INTERVAL', '1m', 10),
+      initialIntervalMs: duration('RETRY_INITIAL_INTERVAL', '1m', 10, 86_400_000),
       backoffCoefficient: decimal('RETRY_BACKOFF_COEFFICIENT', 4, 1, 100),
       maximumAttempts: integer('RETRY_MAXIMUM_ATTEMPTS', 5, 1, 100),
     },
-    deliveryTimeoutMs: duration('DELIVERY_TIMEOUT', '15s', 100),
+    deliveryTimeoutMs: duration('DELIVERY_TIMEOUT', '15s', 100, 600_000),
     allowPrivateNetwork: boolean('ALLOW_PRIVATE_NETWORK', false),
-    reconcileIntervalMs: duration('RECONCILE_INTERVAL', '30s', 100),
+    reconcileIntervalMs: duration('RECONCILE_INTERVAL', '30s', 100, 3_600_000),
     logLevel: oneOf('LOG_LEVEL', 'info', ['debug', 'info', 'warn', 'error'] as const),
   };
   if (problems.length > 0) throw new ConfigError(problems);

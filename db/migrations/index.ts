@@ -1,0 +1,10 @@
+import type { Migration } from 'kysely';
+import * as initial from './2026-11-28-0001-initial.ts';
+
+/**
+ * Every migration, by name, in order. Listed statically (not read from the folder at run time) so
+ * the same code migrates under tsx, vitest and any bundler. Add new ones at the end.
+ */
+export const migrations: Record<string, Migration> = {
+  '2026-11-28-0001-initial': initial,
+};

@@ -1,0 +1,62 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../lib/config.ts';
+
+describe('loadConfig', () => {
+  it('has the documented defaults for an empty environment', () => {
+    const config = loadConfig({});
+    expect(config.retry).toEqual({ initialIntervalMs: 60_000, backoffCoefficient: 4, maximumAttempts: 5 });
+    expect(config.deliveryTimeoutMs).toBe(15_000);
+    expect(config.allowPrivateNetwork).toBe(false);
+    expect(config.temporal.namespace).toBe('default');
+    expect(config.temporal.taskQueue).toBe('openhooks');
+  });
+
+  it('treats blank values as unset', () => {
+    expect(loadConfig({ RETRY_MAXIMUM_ATTEMPTS: '  ', TEMPORAL_NAMESPACE: '' }).retry.maximumAttempts).toBe(5);
+    expect(loadConfig({ TEMPORAL_NAMESPACE: '' }).temporal.namespace).toBe('default');
+  });
+
+  it('reads given values', () => {
+    const config = loadConfig({
+      RETRY_INITIAL_INTERVAL: '30s',
+      RETRY_BACKOFF_COEFFICIENT: '2.5',
+      RETRY_MAXIMUM_ATTEMPTS: '8',
+      DELIVERY_TIMEOUT: '2s',
+      ALLOW_PRIVATE_NETWORK: 'yes',
+      TEMPORAL_NAMESPACE: 'prod',
+      TEMPORAL_TASK_QUEUE: 'hooks',
+    });
+    expect(config.retry).toEqual({ initialIntervalMs: 30_000, backoffCoefficient: 2.5, maximumAttempts: 8 });
+    expect(config.deliveryTimeoutMs).toBe(2000);
+    expect(config.allowPrivateNetwork).toBe(true);
+    expect(config.temporal).toMatchObject({ namespace: 'prod', taskQueue: 'hooks' });
+  });
+
+  it('reports every bad variable at once, one message each, naming the variable', () => {
+    const bad = {
+      PORT: 'eighty',
+      RETRY_INITIAL_INTERVAL: 'soon',
+      RETRY_BACKOFF_COEFFICIENT: '0.5',
+      RETRY_MAXIMUM_ATTEMPTS: '0',
+      DELIVERY_TIMEOUT: '-1s',
+      ALLOW_PRIVATE_NETWORK: 'maybe',
+      DATABASE_URL: 'mysql://localhost/db',
+      TEMPORAL_ADDRESS: 'no port',
+      LOG_LEVEL: 'loud',
+    };
+    let error: unknown;
+    try {
+      loadConfig(bad);
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const { problems } = error as ConfigError;
+    const names = Object.keys(bad);
+    expect(problems).toHaveLength(names.length);
+    for (const name of names) {
+      expect(problems.filter((p) => p.includes(name)), name).toHaveLength(1);
+    }
+    expect((error as ConfigError).message).toContain('RETRY_MAXIMUM_ATTEMPTS');
+  });
+});
