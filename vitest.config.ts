@@ -11,5 +11,7 @@ export default defineConfig({
     hookTimeout: 120_000,
     // Every test is real I/O; a retry would hide a flaky guarantee instead of fixing it.
     retry: 0,
+    // Keep the servers' JSON logs out of the test report unless something is wrong.
+    env: { LOG_LEVEL: 'error' },
   },
 });

@@ -40,7 +40,9 @@ export function messagesRouter(db: Db, starter: DeliveryStarter): Router {
     const input = parseBody(MessageIn, req);
     const idempotencyKey = req.get('idempotency-key')?.trim() || null;
     if (idempotencyKey !== null && idempotencyKey.length > 255) {
-      throw new ApiError(422, 'validation_failed', 'the Idempotency-Key header must be at most 255 characters');
+      throw new ApiError(422, 'validation_failed', 'the Idempotency-Key header must be at most 255 characters', [
+        { field: 'Idempotency-Key', message: 'must be at most 255 characters' },
+      ]);
     }
     const known = await db.selectFrom('event_types').select('id').where('app_id', '=', app.id).where('name', '=', input.event_type).executeTakeFirst();
     if (!known) {

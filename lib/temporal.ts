@@ -18,6 +18,7 @@ export function connectionOptions(settings: TemporalSettings) {
 export class TemporalGateway {
   private pending: Promise<Client> | undefined;
   private connection: Connection | undefined;
+  private readonly inFlight = new Set<Promise<unknown>>();
 
   constructor(readonly settings: TemporalSettings) {}
 
@@ -38,10 +39,18 @@ export class TemporalGateway {
   /** Runs one client call with a deadline, so a down server costs a bounded wait, not a hang. */
   async call<T>(fn: (client: Client) => Promise<T>, timeoutMs = 5_000): Promise<T> {
     const client = await this.client();
-    return this.connection!.withDeadline(Date.now() + timeoutMs, () => fn(client));
+    const call = this.connection!.withDeadline(Date.now() + timeoutMs, () => fn(client));
+    this.inFlight.add(call);
+    try {
+      return await call;
+    } finally {
+      this.inFlight.delete(call);
+    }
   }
 
+  /** Waits for calls under way (their retries run on timers that must not outlive the channel), then closes. */
   async close(): Promise<void> {
+    await Promise.allSettled([...this.inFlight]);
     const connection = this.connection;
     this.pending = undefined;
     this.connection = undefined;
