@@ -119,9 +119,14 @@ export class DeliveryStarter {
         .orderBy('deliveries.created_at')
         .limit(RECONCILE_BATCH)
         .execute();
-      const started = await this.start(rows);
-      total += started;
-      if (rows.length < RECONCILE_BATCH || started < rows.length) break;
+      // In slices, so that a Temporal still away costs one slice of timeouts, not the whole batch.
+      for (let i = 0; i < rows.length; i += START_CONCURRENCY) {
+        const slice = rows.slice(i, i + START_CONCURRENCY);
+        const started = await this.start(slice);
+        total += started;
+        if (started < slice.length) return total;
+      }
+      if (rows.length < RECONCILE_BATCH) break;
     }
     return total;
   }

@@ -70,7 +70,7 @@ describe('delivery', () => {
 
   it('retries a failing endpoint 5 times with growing gaps, disables it and emails provider and subscriber once', async () => {
     const receiver = await startReceiver(() => ({ status: 500, body: 'boom' }));
-    const { appId, endpointId, subscriberId } = await seed(stack.api, receiver.url);
+    const { appId, endpointId, subscriberId, secret } = await seed(stack.api, receiver.url);
     const posted = await stack.api.post(`/apps/${appId}/messages`, message);
     await waitForStatus(posted.body.id, 'failed');
 
@@ -82,8 +82,12 @@ describe('delivery', () => {
       expect(gaps[i]! / gaps[i - 1]!).toBeGreaterThan(1.3);
       expect(gaps[i]! / gaps[i - 1]!).toBeLessThan(1.8);
     }
-    // Every attempt carries the same webhook-id and fresh signatures.
+    // Every attempt carries the same webhook-id and its own valid signatures.
     expect(new Set(receiver.requests.map((r) => r.headers['webhook-id']))).toEqual(new Set([posted.body.id]));
+    for (const request of receiver.requests) {
+      expect(verifyStandardWebhooks(secret, request.body, request.headers)).toMatchObject({ id: posted.body.id });
+      expect(verifyHostedHooks(secret, request.body, request.headers['hostedhooks-signature'] as string)).toBe(true);
+    }
 
     const endpoint = await stack.api.get(`/apps/${appId}/endpoints/${endpointId}`);
     expect(endpoint.body.status).toBe('inactive');
