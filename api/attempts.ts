@@ -2,26 +2,55 @@ import { Router } from 'express';
 import { z } from 'zod';
 import type { Db } from '../db/connection.ts';
 import type { Attempt } from '../db/database.ts';
-import { accountOf } from './auth.ts';
-import { handle, notFound } from './errors.ts';
-import { readPage, sendPage } from './pagination.ts';
-import { findApp } from './scope.ts';
-import { parseQuery } from './validation.ts';
+import { deliveryWorkflowId, type DeliveryStarter } from '../lib/delivery-starter.ts';
+import { ApiError, notFound } from './errors.ts';
+import { fetchPage, sendPage, type Page } from './pagination.ts';
+import { definer, type ApiSpec } from './route.ts';
+import { Id, Timestamp } from './schemas.ts';
+import { findApp, findEndpoint } from './scope.ts';
 
-const AttemptQuery = z.looseObject({
+export const AttemptQuery = z.looseObject({
   status: z.enum(['success', 'failed']).optional(),
   subscription_id: z.string().max(100).optional(),
   endpoint_id: z.string().max(100).optional(),
   message_id: z.string().max(100).optional(),
   event_type: z.string().max(100).optional(),
-  since: z.iso.datetime({ offset: true }).optional(),
-  until: z.iso.datetime({ offset: true }).optional(),
+  since: z.iso.datetime({ offset: true }).optional().meta({ description: 'Attempts at or after this time' }),
+  until: z.iso.datetime({ offset: true }).optional().meta({ description: 'Attempts before this time' }),
 });
 
 /** The HostedHooks `webhook_attempt` shape, plus what a debugger wants (trigger, duration, workflow). */
-export const attemptOut = (attempt: Attempt) => ({
+export const AttemptOut = z
+  .object({
+    id: Id('webhook attempt', 'att'),
+    status_code: z.string().nullable().meta({ description: 'HTTP status as a string, as HostedHooks sends it; null when no response came' }),
+    retry_status: z.enum(['scheduled', 'failed']).nullable().meta({ description: 'scheduled: another attempt follows; failed: none will; null on success' }),
+    status_message: z.enum(['success', 'failed']),
+    payload: z.unknown().meta({ description: 'The delivered body' }),
+    response: z.string().nullable().meta({ description: 'Response body, at most 64 KiB' }),
+    error_message: z.string(),
+    error_code: z.string().nullable().meta({ description: 'timeout, connection_failed, dns_failed, blocked_address, invalid_url or http_status' }),
+    app_id: z.string(),
+    subscription_id: z.string(),
+    endpoint_id: z.string(),
+    message_id: z.string(),
+    delivery_id: z.string(),
+    attempt: z.number().int().meta({ description: 'Number of this attempt within its run' }),
+    trigger: z.enum(['automatic', 'manual', 'replay']),
+    url: z.string(),
+    request_headers: z.record(z.string(), z.string()),
+    duration_ms: z.number().int(),
+    workflow_id: z.string().meta({ description: 'The Temporal workflow that made this attempt' }),
+    created_at: Timestamp,
+  })
+  .meta({ id: 'WebhookAttempt' });
+
+export const ReplayOut = z
+  .object({ delivery_id: z.string(), workflow_id: z.string(), started: z.boolean().meta({ description: 'false when Temporal was unreachable: the worker will start it once it is back' }) })
+  .meta({ id: 'DeliveryReplay' });
+
+export const attemptOut = (attempt: Attempt): z.infer<typeof AttemptOut> => ({
   id: attempt.id,
-  // HostedHooks sends the status code as a string.
   status_code: attempt.status_code === null ? null : String(attempt.status_code),
   retry_status: attempt.succeeded ? null : attempt.will_retry ? 'scheduled' : 'failed',
   status_message: attempt.succeeded ? 'success' : 'failed',
@@ -51,14 +80,13 @@ function parsePayload(body: string): unknown {
   }
 }
 
-export function attemptsRouter(db: Db): Router {
+export function attemptsRouter(db: Db, spec: ApiSpec, starter: DeliveryStarter): Router {
   const router = Router();
+  const define = definer(router, spec, db);
+  const tag = 'Webhook attempts';
 
-  router.get('/apps/:app_id/webhook_attempts', handle(async (req, res) => {
-    const app = await findApp(db, accountOf(res), req.params.app_id!);
-    const filter = parseQuery(AttemptQuery, req);
-    const page = readPage(req);
-    let base = db.selectFrom('attempts').where('app_id', '=', app.id);
+  const list = async (appId: string, filter: z.output<typeof AttemptQuery>, page: Page) => {
+    let base = db.selectFrom('attempts').where('app_id', '=', appId);
     if (filter.status) base = base.where('succeeded', '=', filter.status === 'success');
     if (filter.subscription_id) base = base.where('subscriber_id', '=', filter.subscription_id);
     if (filter.endpoint_id) base = base.where('endpoint_id', '=', filter.endpoint_id);
@@ -66,19 +94,51 @@ export function attemptsRouter(db: Db): Router {
     if (filter.event_type) base = base.where('event_type', '=', filter.event_type);
     if (filter.since) base = base.where('created_at', '>=', new Date(filter.since));
     if (filter.until) base = base.where('created_at', '<', new Date(filter.until));
-    const [rows, count] = await Promise.all([
-      base.selectAll().orderBy('created_at', 'desc').orderBy('id', 'desc').limit(page.perPage).offset(page.offset).execute(),
-      base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow(),
-    ]);
-    sendPage(req, res, page, count.n, rows.map(attemptOut));
-  }));
+    const { rows, total } = await fetchPage(base.selectAll().orderBy('created_at', 'desc').orderBy('id', 'desc'), page);
+    return { items: rows.map(attemptOut), total };
+  };
 
-  router.get('/apps/:app_id/webhook_attempts/:id', handle(async (req, res) => {
-    const app = await findApp(db, accountOf(res), req.params.app_id!);
-    const attempt = await db.selectFrom('attempts').selectAll().where('app_id', '=', app.id).where('id', '=', req.params.id!).executeTakeFirst();
+  define({ method: 'get', path: '/apps/:app_id/webhook_attempts', tag, summary: 'List webhook attempts, newest first', query: AttemptQuery, paginated: true, status: 200, response: z.array(AttemptOut) }, async ({ req, res, params, query, page, accountId }) => {
+    const app = await findApp(db, accountId, params.app_id!);
+    const { items, total } = await list(app.id, query, page);
+    sendPage(req, res, page, total, items);
+  });
+
+  // The path HostedHooks' Node client uses for one endpoint's attempts.
+  define({ method: 'get', path: '/apps/:app_id/endpoints/:endpoint_id/webhook_attempts', tag, summary: "List an endpoint's webhook attempts, newest first", query: AttemptQuery, paginated: true, status: 200, response: z.array(AttemptOut) }, async ({ req, res, params, query, page, accountId }) => {
+    const app = await findApp(db, accountId, params.app_id!);
+    const endpoint = await findEndpoint(db, { appId: app.id }, params.endpoint_id!);
+    const { items, total } = await list(app.id, { ...query, endpoint_id: endpoint.id }, page);
+    sendPage(req, res, page, total, items);
+  });
+
+  const findAttempt = async (accountId: string, appId: string, id: string) => {
+    const app = await findApp(db, accountId, appId);
+    const attempt = await db.selectFrom('attempts').selectAll().where('app_id', '=', app.id).where('id', '=', id).executeTakeFirst();
     if (!attempt) throw notFound('webhook attempt');
-    res.json(attemptOut(attempt));
-  }));
+    return attempt;
+  };
+
+  define({ method: 'get', path: '/apps/:app_id/webhook_attempts/:id', tag, summary: 'Get a webhook attempt', status: 200, response: AttemptOut }, async ({ res, params, accountId }) => {
+    res.json(attemptOut(await findAttempt(accountId, params.app_id!, params.id!)));
+  });
+
+  define({
+    method: 'post', path: '/apps/:app_id/webhook_attempts/:id/replay', tag, summary: "Re-send an attempt's delivery now",
+    description: 'Runs the delivery again at once under the retry policy, with attempts marked trigger=manual; a run still retrying is replaced. The endpoint must be active (409 otherwise).',
+    status: 202, response: ReplayOut, errors: [409],
+  }, async ({ res, params, accountId }) => {
+    const attempt = await findAttempt(accountId, params.app_id!, params.id!);
+    const endpoint = await db.selectFrom('endpoints').select(['status']).where('id', '=', attempt.endpoint_id).executeTakeFirstOrThrow();
+    if (endpoint.status !== 'active') throw new ApiError(409, 'endpoint_inactive', 'the endpoint is inactive: re-enable it (PATCH status "active") before re-sending');
+    await db.updateTable('deliveries').set({ status: 'pending', finished_at: null, updated_at: new Date() }).where('id', '=', attempt.delivery_id).execute();
+    const started = await starter.start(await starter.toStart([attempt.delivery_id]), 'manual', { replaceRunning: true });
+    if (started === 0) {
+      // Temporal is away: leave it to the reconciler, which starts pending deliveries it has not seen started.
+      await db.updateTable('deliveries').set({ workflow_started_at: null }).where('id', '=', attempt.delivery_id).execute();
+    }
+    res.status(202).json({ delivery_id: attempt.delivery_id, workflow_id: deliveryWorkflowId(attempt.delivery_id), started: started > 0 });
+  });
 
   return router;
 }

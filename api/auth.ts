@@ -21,6 +21,7 @@ export function authenticate(db: Db): RequestHandler {
       : undefined;
     if (!row || !sameHash(row.key_hash, hashApiKey(key))) throw new ApiError(401, 'unauthorized', 'the API key is not valid');
     res.locals.accountId = row.account_id;
+    res.locals.apiKeyId = row.id;
     // Coarse on purpose: one write per key per minute, not one per request.
     if (!row.last_used_at || Date.now() - row.last_used_at.getTime() > 60_000) {
       void db.updateTable('api_keys').set({ last_used_at: sql<Date>`now()` }).where('id', '=', row.id).execute().catch(() => undefined);

@@ -1,16 +1,17 @@
 import { Router } from 'express';
+import { sql } from 'kysely';
 import { z } from 'zod';
 import type { Db } from '../db/connection.ts';
 import type { EnabledEvents, Endpoint, EndpointUpdate, Subscriber } from '../db/database.ts';
 import { newId } from '../lib/ids.ts';
 import type { SecretBox } from '../lib/secrets.ts';
 import { newSigningSecret } from '../lib/signing.ts';
-import { accountOf } from './auth.ts';
-import { ApiError, handle } from './errors.ts';
-import { readPage, sendPage } from './pagination.ts';
+import { ApiError } from './errors.ts';
+import { fetchPage, sendPage } from './pagination.ts';
+import { definer, type ApiSpec } from './route.ts';
+import { Id, NullableTimestamp, Timestamp } from './schemas.ts';
 import { findApp, findEndpoint, findSubscriber } from './scope.ts';
-import { subscriptionRef } from './subscribers.ts';
-import { parseBody } from './validation.ts';
+import { SubscriptionRef, subscriptionRef } from './subscribers.ts';
 
 const url = z
   .string()
@@ -22,17 +23,44 @@ const url = z
     } catch {
       return false;
     }
-  }, 'must be an http(s) URL');
-const enabledEvents = z.union([z.literal('*'), z.array(z.string().trim().min(1).max(100)).max(500)]);
+  }, 'must be an http(s) URL')
+  .meta({ format: 'uri', example: 'https://example.com/webhooks' });
+const EnabledEventsSchema = z
+  .union([z.literal('*'), z.array(z.string().trim().min(1).max(100)).max(500)])
+  .meta({ description: 'Event types this endpoint receives, or "*" for all', example: ['user.created'] });
 const fields = {
   url,
   description: z.string().max(1000).nullish(),
-  version: z.string().trim().min(1).max(50),
+  version: z.string().trim().min(1).max(50).meta({ description: 'Only messages of this version are delivered here', example: '1.0' }),
   status: z.enum(['active', 'inactive']).optional(),
-  enabled_events: enabledEvents.optional(),
+  enabled_events: EnabledEventsSchema.optional(),
 };
-export const EndpointIn = z.strictObject(fields);
-export const EndpointPatch = z.strictObject({ ...fields, url: fields.url.optional(), version: fields.version.optional() });
+export const EndpointIn = z.strictObject(fields).meta({ id: 'EndpointIn' });
+export const EndpointPatch = z.strictObject({ ...fields, url: fields.url.optional(), version: fields.version.optional() }).meta({ id: 'EndpointPatch' });
+const SigningSecret = z.string().regex(/^whsec_[A-Za-z0-9+/]{32,88}={0,2}$/, 'must be whsec_ followed by 24 to 64 bytes in base64').meta({ example: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw' });
+export const SecretRotateIn = z.strictObject({ key: SigningSecret.optional().meta({ description: 'The new secret; omit to have one generated' }) }).meta({ id: 'SecretRotateIn' });
+export const SecretOut = z
+  .object({ key: SigningSecret, previous_key_expires_at: NullableTimestamp.meta({ description: 'Until then the previous secret signs too' }) })
+  .meta({ id: 'EndpointSecret' });
+
+export const EndpointOut = z
+  .object({
+    id: Id('endpoint', 'ep'),
+    url: z.string(),
+    description: z.string().nullable(),
+    version: z.string(),
+    status: z.enum(['active', 'inactive']),
+    enabled_events: EnabledEventsSchema,
+    webhook_events: z.array(z.object({ id: z.string(), event_type: z.string(), created_at: Timestamp })).meta({ description: 'The event types it receives, as HostedHooks lists them' }),
+    subscription: SubscriptionRef,
+    error_rate: z.number().meta({ description: 'Percentage of failed attempts over the last 24 hours' }),
+    disabled_reason: z.string().nullable(),
+    disabled_at: NullableTimestamp,
+    created_at: Timestamp,
+    updated_at: Timestamp,
+  })
+  .meta({ id: 'Endpoint' });
+export const EndpointCreatedOut = EndpointOut.extend({ secret: SigningSecret.meta({ description: 'Shown in this answer only; later through GET …/secret' }) }).meta({ id: 'EndpointCreated' });
 
 interface EventTypeRef {
   id: string;
@@ -40,7 +68,7 @@ interface EventTypeRef {
   created_at: Date;
 }
 
-export const endpointOut = (endpoint: Endpoint, subscriber: Subscriber, eventTypes: EventTypeRef[]) => {
+function endpointOut(endpoint: Endpoint, subscriber: Subscriber, eventTypes: EventTypeRef[], errorRate: number): z.infer<typeof EndpointOut> {
   const enabled = endpoint.enabled_events;
   return {
     id: endpoint.id,
@@ -49,20 +77,33 @@ export const endpointOut = (endpoint: Endpoint, subscriber: Subscriber, eventTyp
     version: endpoint.version,
     status: endpoint.status,
     enabled_events: enabled,
-    // HostedHooks lists the subscribed event types as objects.
     webhook_events: eventTypes
       .filter((et) => enabled === '*' || enabled.includes(et.name))
       .map((et) => ({ id: et.id, event_type: et.name, created_at: et.created_at.toISOString() })),
     subscription: subscriptionRef(subscriber),
+    error_rate: errorRate,
     disabled_reason: endpoint.disabled_reason,
     disabled_at: endpoint.disabled_at?.toISOString() ?? null,
     created_at: endpoint.created_at.toISOString(),
     updated_at: endpoint.updated_at.toISOString(),
   };
-};
+}
 
 async function eventTypesOf(db: Db, appId: string): Promise<EventTypeRef[]> {
   return db.selectFrom('event_types').select(['id', 'name', 'created_at']).where('app_id', '=', appId).orderBy('name').execute();
+}
+
+/** Percentage of failed attempts per endpoint over the last 24 hours (0 when there were none). */
+async function errorRates(db: Db, endpointIds: string[]): Promise<Map<string, number>> {
+  if (endpointIds.length === 0) return new Map();
+  const rows = await db
+    .selectFrom('attempts')
+    .select((eb) => ['endpoint_id', eb.fn.countAll<number>().as('total'), sql<number>`count(*) filter (where not succeeded)`.as('failed')])
+    .where('endpoint_id', 'in', endpointIds)
+    .where('created_at', '>', sql<Date>`now() - interval '24 hours'`)
+    .groupBy('endpoint_id')
+    .execute();
+  return new Map(rows.map((r) => [r.endpoint_id, Math.round((Number(r.failed) / r.total) * 1000) / 10]));
 }
 
 /** Enabled events must name event types of the app, so a typo does not silently drop messages. */
@@ -77,53 +118,74 @@ function checkEnabledEvents(events: EnabledEvents | undefined, known: EventTypeR
   }
 }
 
-export function endpointsRouter(db: Db, secrets: SecretBox): Router {
+export function endpointsRouter(db: Db, spec: ApiSpec, deps: { secrets: SecretBox; rotationOverlapMs: number }): Router {
   const router = Router();
+  const define = definer(router, spec, db);
+  const tag = 'Endpoints';
+  const { secrets } = deps;
 
-  const subscribersById = async (ids: string[]) =>
-    new Map(ids.length ? (await db.selectFrom('subscribers').selectAll().where('id', 'in', ids).execute()).map((s) => [s.id, s]) : []);
-
-  const list = async (where: { app_id: string } | { subscriber_id: string }, appId: string, req: Parameters<Parameters<typeof handle>[0]>[0], res: Parameters<Parameters<typeof handle>[0]>[1]) => {
-    const page = readPage(req);
-    const base = 'app_id' in where ? db.selectFrom('endpoints').where('app_id', '=', where.app_id) : db.selectFrom('endpoints').where('subscriber_id', '=', where.subscriber_id);
-    const [rows, count, eventTypes] = await Promise.all([
-      base.selectAll().orderBy('created_at', 'desc').orderBy('id', 'desc').limit(page.perPage).offset(page.offset).execute(),
-      base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow(),
+  const render = async (endpoints: Endpoint[], appId: string) => {
+    const subscriberIds = [...new Set(endpoints.map((e) => e.subscriber_id))];
+    const [eventTypes, rates, subscribers] = await Promise.all([
       eventTypesOf(db, appId),
+      errorRates(db, endpoints.map((e) => e.id)),
+      subscriberIds.length ? db.selectFrom('subscribers').selectAll().where('id', 'in', subscriberIds).execute() : Promise.resolve([]),
     ]);
-    const subscribers = await subscribersById([...new Set(rows.map((r) => r.subscriber_id))]);
-    sendPage(req, res, page, count.n, rows.map((row) => endpointOut(row, subscribers.get(row.subscriber_id)!, eventTypes)));
+    const byId = new Map(subscribers.map((s) => [s.id, s]));
+    return endpoints.map((e) => endpointOut(e, byId.get(e.subscriber_id)!, eventTypes, rates.get(e.id) ?? 0));
   };
 
-  router.get('/apps/:app_id/endpoints', handle(async (req, res) => {
-    const app = await findApp(db, accountOf(res), req.params.app_id!);
-    await list({ app_id: app.id }, app.id, req, res);
-  }));
+  const secretOut = (endpoint: Endpoint): z.infer<typeof SecretOut> => ({
+    key: secrets.decrypt(endpoint.secret),
+    previous_key_expires_at: endpoint.previous_secret && endpoint.previous_secret_expires_at && endpoint.previous_secret_expires_at > new Date() ? endpoint.previous_secret_expires_at.toISOString() : null,
+  });
 
-  router.get('/apps/:app_id/endpoints/:id', handle(async (req, res) => {
-    const app = await findApp(db, accountOf(res), req.params.app_id!);
-    const endpoint = await findEndpoint(db, { appId: app.id }, req.params.id!);
-    const subscribers = await subscribersById([endpoint.subscriber_id]);
-    res.json(endpointOut(endpoint, subscribers.get(endpoint.subscriber_id)!, await eventTypesOf(db, app.id)));
-  }));
+  for (const scope of ['app', 'subscription'] as const) {
+    const path = scope === 'app' ? '/apps/:app_id/endpoints' : '/subscriptions/:id/endpoints';
+    define({ method: 'get', path, tag, summary: `List the endpoints of ${scope === 'app' ? 'an app' : 'a subscription'}`, paginated: true, status: 200, response: z.array(EndpointOut) }, async ({ req, res, params, page, accountId }) => {
+      const appId = scope === 'app' ? (await findApp(db, accountId, params.app_id!)).id : (await findSubscriber(db, accountId, params.id!)).app.id;
+      const base = scope === 'app' ? db.selectFrom('endpoints').where('app_id', '=', appId) : db.selectFrom('endpoints').where('subscriber_id', '=', params.id!);
+      const { rows, total } = await fetchPage(base.selectAll().orderBy('created_at', 'desc').orderBy('id', 'desc'), page);
+      sendPage(req, res, page, total, await render(rows, appId));
+    });
+  }
 
-  // The signing secret, shown only to the provider that owns the endpoint.
-  router.get('/apps/:app_id/endpoints/:id/secret', handle(async (req, res) => {
-    const app = await findApp(db, accountOf(res), req.params.app_id!);
-    const endpoint = await findEndpoint(db, { appId: app.id }, req.params.id!);
-    res.json({ key: secrets.decrypt(endpoint.secret) });
-  }));
+  define({ method: 'get', path: '/apps/:app_id/endpoints/:id', tag, summary: 'Get an endpoint', status: 200, response: EndpointOut }, async ({ res, params, accountId }) => {
+    const app = await findApp(db, accountId, params.app_id!);
+    const endpoint = await findEndpoint(db, { appId: app.id }, params.id!);
+    res.json((await render([endpoint], app.id))[0]);
+  });
 
-  router.get('/subscriptions/:id/endpoints', handle(async (req, res) => {
-    const { subscriber, app } = await findSubscriber(db, accountOf(res), req.params.id!);
-    await list({ subscriber_id: subscriber.id }, app.id, req, res);
-  }));
+  define({ method: 'get', path: '/apps/:app_id/endpoints/:id/secret', tag, summary: "Get an endpoint's signing secret", status: 200, response: SecretOut }, async ({ res, params, accountId }) => {
+    const app = await findApp(db, accountId, params.app_id!);
+    res.json(secretOut(await findEndpoint(db, { appId: app.id }, params.id!)));
+  });
 
-  router.post('/subscriptions/:id/endpoints', handle(async (req, res) => {
-    const input = parseBody(EndpointIn, req);
-    const { subscriber, app } = await findSubscriber(db, accountOf(res), req.params.id!);
-    const eventTypes = await eventTypesOf(db, app.id);
-    checkEnabledEvents(input.enabled_events, eventTypes);
+  define({
+    method: 'post', path: '/apps/:app_id/endpoints/:id/secret/rotate', tag, summary: "Rotate an endpoint's signing secret",
+    description: 'The previous secret keeps signing (a second signature in webhook-signature) for SECRET_ROTATION_OVERLAP, 24 hours by default, so receivers can switch without dropping requests.',
+    body: SecretRotateIn, status: 200, response: SecretOut,
+  }, async ({ res, params, body, accountId }) => {
+    const app = await findApp(db, accountId, params.app_id!);
+    const endpoint = await findEndpoint(db, { appId: app.id }, params.id!);
+    const now = new Date();
+    const updated = await db
+      .updateTable('endpoints')
+      .set({
+        secret: secrets.encrypt(body.key ?? newSigningSecret()),
+        previous_secret: endpoint.secret,
+        previous_secret_expires_at: new Date(now.getTime() + deps.rotationOverlapMs),
+        updated_at: now,
+      })
+      .where('id', '=', endpoint.id)
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    res.json(secretOut(updated));
+  });
+
+  define({ method: 'post', path: '/subscriptions/:id/endpoints', tag, summary: 'Create an endpoint', body: EndpointIn, status: 201, response: EndpointCreatedOut, idempotent: 'stored' }, async ({ res, params, body, accountId }) => {
+    const { subscriber, app } = await findSubscriber(db, accountId, params.id!);
+    checkEnabledEvents(body.enabled_events, await eventTypesOf(db, app.id));
     const secret = newSigningSecret();
     const endpoint = await db
       .insertInto('endpoints')
@@ -131,35 +193,35 @@ export function endpointsRouter(db: Db, secrets: SecretBox): Router {
         id: newId('endpoint'),
         app_id: app.id,
         subscriber_id: subscriber.id,
-        url: input.url,
-        description: input.description ?? null,
-        version: input.version,
-        status: input.status ?? 'active',
-        enabled_events: JSON.stringify(input.enabled_events ?? '*'),
+        url: body.url,
+        description: body.description ?? null,
+        version: body.version,
+        status: body.status ?? 'active',
+        enabled_events: JSON.stringify(body.enabled_events ?? '*'),
         secret: secrets.encrypt(secret),
       })
       .returningAll()
       .executeTakeFirstOrThrow();
-    // The one answer that carries the secret unasked; later, GET …/endpoints/:id/secret.
-    res.status(201).json({ ...endpointOut(endpoint, subscriber, eventTypes), secret });
-  }));
+    res.status(201).json({ ...(await render([endpoint], app.id))[0]!, secret });
+  });
 
-  router.patch('/subscriptions/:id/endpoints/:endpoint_id', handle(async (req, res) => {
-    const input = parseBody(EndpointPatch, req);
-    const { subscriber, app } = await findSubscriber(db, accountOf(res), req.params.id!);
-    const endpoint = await findEndpoint(db, { subscriberId: subscriber.id }, req.params.endpoint_id!);
-    const eventTypes = await eventTypesOf(db, app.id);
-    checkEnabledEvents(input.enabled_events, eventTypes);
-    const { enabled_events, ...rest } = input;
+  define({
+    method: 'patch', path: '/subscriptions/:id/endpoints/:endpoint_id', tag, summary: 'Update an endpoint',
+    description: 'Setting status to active re-enables a disabled endpoint and clears disabled_reason.',
+    body: EndpointPatch, status: 200, response: EndpointOut,
+  }, async ({ res, params, body, accountId }) => {
+    const { subscriber, app } = await findSubscriber(db, accountId, params.id!);
+    const endpoint = await findEndpoint(db, { subscriberId: subscriber.id }, params.endpoint_id!);
+    checkEnabledEvents(body.enabled_events, await eventTypesOf(db, app.id));
+    const { enabled_events, ...rest } = body;
     const now = new Date();
     const changes: EndpointUpdate = { ...rest, updated_at: now };
     if (enabled_events !== undefined) changes.enabled_events = JSON.stringify(enabled_events);
-    // Re-enabling clears why it was disabled.
-    if (input.status === 'active' && endpoint.status === 'inactive') Object.assign(changes, { disabled_reason: null, disabled_at: null });
-    if (input.status === 'inactive' && endpoint.status === 'active') Object.assign(changes, { disabled_reason: 'disabled through the API', disabled_at: now });
+    if (body.status === 'active' && endpoint.status === 'inactive') Object.assign(changes, { disabled_reason: null, disabled_at: null });
+    if (body.status === 'inactive' && endpoint.status === 'active') Object.assign(changes, { disabled_reason: 'disabled through the API', disabled_at: now });
     const updated = await db.updateTable('endpoints').set(changes).where('id', '=', endpoint.id).returningAll().executeTakeFirstOrThrow();
-    res.json(endpointOut(updated, subscriber, eventTypes));
-  }));
+    res.json((await render([updated], app.id))[0]);
+  });
 
   return router;
 }

@@ -1,32 +1,58 @@
 import express, { Router } from 'express';
 import type { Db } from '../db/connection.ts';
+import type { Config } from '../lib/config.ts';
 import type { DeliveryStarter } from '../lib/delivery-starter.ts';
 import type { SecretBox } from '../lib/secrets.ts';
+import type { TemporalGateway } from '../lib/temporal.ts';
+import { apiKeysRouter } from './api-keys.ts';
 import { appsRouter } from './apps.ts';
 import { attemptsRouter } from './attempts.ts';
 import { authenticate } from './auth.ts';
 import { endpointsRouter } from './endpoints.ts';
 import { errorHandler, routeNotFound } from './errors.ts';
 import { eventTypesRouter } from './event-types.ts';
+import { healthRouter } from './health.ts';
 import { messagesRouter } from './messages.ts';
+import { openApiDocument } from './openapi.ts';
+import { rateLimitPerKey } from './rate-limit.ts';
+import { ApiSpec } from './route.ts';
 import { subscribersRouter } from './subscribers.ts';
 
-/** The REST API mounted at /api/v1: one router per resource, all behind API-key auth. */
-export function createApi(deps: { db: Db; starter: DeliveryStarter; secrets: SecretBox }): Router {
+export const API_VERSION = '1.0.0';
+
+export interface ApiDeps {
+  db: Db;
+  starter: DeliveryStarter;
+  temporal: TemporalGateway;
+  secrets: SecretBox;
+  config: Pick<Config, 'publicUrl' | 'secretRotationOverlapMs' | 'rateLimitPerSecond'>;
+}
+
+/** The REST API mounted at /api/v1: one router per resource; all but health and the document need an API key. */
+export function createApi(deps: ApiDeps): { router: Router; spec: ApiSpec } {
+  const { db } = deps;
+  const spec = new ApiSpec();
   const api = Router();
-  api.get('/health', (_req, res) => {
-    res.json({ status: 'ok' });
+
+  api.use(healthRouter(db, spec, deps.temporal));
+  let document: unknown;
+  api.get('/openapi.json', (_req, res) => {
+    document ??= openApiDocument(spec, { serverUrl: `${deps.config.publicUrl}/api/v1`, version: API_VERSION });
+    res.json(document);
   });
-  api.use(authenticate(deps.db));
+
+  api.use(authenticate(db));
+  api.use(rateLimitPerKey(deps.config.rateLimitPerSecond));
   // Messages parse their own bodies with the smaller limit; everything else gets 1 MiB.
-  api.use(messagesRouter(deps.db, deps.starter));
+  api.use(messagesRouter(db, spec, deps.starter));
   api.use(express.json({ limit: '1mb', type: () => true }));
-  api.use(appsRouter(deps.db));
-  api.use(eventTypesRouter(deps.db));
-  api.use(subscribersRouter(deps.db));
-  api.use(endpointsRouter(deps.db, deps.secrets));
-  api.use(attemptsRouter(deps.db));
+  api.use(appsRouter(db, spec));
+  api.use(eventTypesRouter(db, spec));
+  api.use(subscribersRouter(db, spec));
+  api.use(endpointsRouter(db, spec, { secrets: deps.secrets, rotationOverlapMs: deps.config.secretRotationOverlapMs }));
+  api.use(attemptsRouter(db, spec, deps.starter));
+  api.use(apiKeysRouter(db, spec));
   api.use(routeNotFound);
   api.use(errorHandler);
-  return api;
+  return { router: api, spec };
 }

@@ -1,28 +1,57 @@
-import { createHash } from 'node:crypto';
-import express, { Router, type Request, type Response } from 'express';
+import express, { Router } from 'express';
 import { z } from 'zod';
 import type { Db } from '../db/connection.ts';
 import type { App, Message } from '../db/database.ts';
 import { acceptMessage } from '../db/messages.ts';
 import type { DeliveryStarter } from '../lib/delivery-starter.ts';
 import { log } from '../lib/log.ts';
-import { accountOf } from './auth.ts';
-import { ApiError, handle, notFound } from './errors.ts';
-import { readPage, sendPage } from './pagination.ts';
+import { ApiError, notFound } from './errors.ts';
+import { idempotencyKeyOf, requestHash } from './idempotency.ts';
+import { fetchPage, sendPage } from './pagination.ts';
+import { definer, type ApiSpec, type Context } from './route.ts';
+import { Id, NullableTimestamp, Timestamp } from './schemas.ts';
 import { findApp, findEndpoint, findSubscriber } from './scope.ts';
-import { parseBody } from './validation.ts';
 
 export const MESSAGE_BODY_LIMIT = '256kb';
 
-export const MessageIn = z.strictObject({
-  event_type: z.string().trim().min(1, 'must not be empty').max(100),
-  data: z.union([z.record(z.string(), z.unknown()), z.array(z.unknown())], { error: 'must be a JSON object or array' }),
-  version: z.string().trim().min(1, 'must not be empty').max(50),
-  event_id: z.string().trim().min(1).max(255).nullish(),
-  override_payload: z.boolean().optional(),
-});
+export const MessageIn = z
+  .strictObject({
+    event_type: z.string().trim().min(1, 'must not be empty').max(100).meta({ example: 'user.created' }),
+    data: z.union([z.record(z.string(), z.unknown()), z.array(z.unknown())], { error: 'must be a JSON object or array' }).meta({ example: { id: 42 } }),
+    version: z.string().trim().min(1, 'must not be empty').max(50).meta({ example: '1.0' }),
+    event_id: z.string().trim().min(1).max(255).nullish().meta({ description: 'Your id for this event: a repeat returns the original message and sends nothing' }),
+    override_payload: z.boolean().optional().meta({ description: 'Send exactly `data` as the request body instead of the envelope' }),
+  })
+  .meta({ id: 'MessageIn' });
 
-export const messageOut = (message: Message) => ({
+export const MessageOut = z
+  .object({
+    id: Id('message', 'msg'),
+    event_type: z.string(),
+    version: z.string(),
+    data: z.unknown(),
+    event_id: z.string().nullable(),
+    override_payload: z.boolean(),
+    created_at: Timestamp,
+  })
+  .meta({ id: 'Message' });
+
+export const DeliveryOut = z
+  .object({
+    id: Id('delivery', 'dlv'),
+    message_id: z.string(),
+    endpoint_id: z.string(),
+    subscription_id: z.string(),
+    status: z.enum(['pending', 'succeeded', 'failed', 'skipped']),
+    attempts: z.number().int().meta({ description: 'HTTP attempts made so far, re-sends included' }),
+    last_attempt_at: NullableTimestamp,
+    created_at: Timestamp,
+    finished_at: NullableTimestamp,
+  })
+  .meta({ id: 'Delivery' });
+export const MessageWithDeliveriesOut = MessageOut.extend({ deliveries: z.array(DeliveryOut) }).meta({ id: 'MessageWithDeliveries' });
+
+export const messageOut = (message: Message): z.infer<typeof MessageOut> => ({
   id: message.id,
   event_type: message.event_type,
   version: message.version,
@@ -32,39 +61,67 @@ export const messageOut = (message: Message) => ({
   created_at: message.created_at.toISOString(),
 });
 
-export function messagesRouter(db: Db, starter: DeliveryStarter): Router {
+function deliveriesOf(db: Db, messageId: string) {
+  return db
+    .selectFrom('deliveries')
+    .leftJoin('attempts', 'attempts.delivery_id', 'deliveries.id')
+    .select((eb) => [
+      'deliveries.id',
+      'deliveries.message_id',
+      'deliveries.endpoint_id',
+      'deliveries.subscriber_id',
+      'deliveries.status',
+      'deliveries.created_at',
+      'deliveries.finished_at',
+      eb.fn.count<number>('attempts.id').as('attempts'),
+      eb.fn.max('attempts.created_at').as('last_attempt_at'),
+    ])
+    .where('deliveries.message_id', '=', messageId)
+    .groupBy('deliveries.id')
+    .orderBy('deliveries.created_at')
+    .orderBy('deliveries.id');
+}
+
+type DeliveryRow = Awaited<ReturnType<ReturnType<typeof deliveriesOf>['execute']>>[number];
+const deliveryOut = (d: DeliveryRow): z.infer<typeof DeliveryOut> => ({
+  id: d.id,
+  message_id: d.message_id,
+  endpoint_id: d.endpoint_id,
+  subscription_id: d.subscriber_id,
+  status: d.status,
+  attempts: Number(d.attempts),
+  last_attempt_at: d.last_attempt_at ? new Date(d.last_attempt_at).toISOString() : null,
+  created_at: d.created_at.toISOString(),
+  finished_at: d.finished_at?.toISOString() ?? null,
+});
+
+export function messagesRouter(db: Db, spec: ApiSpec, starter: DeliveryStarter): Router {
   const router = Router();
+  const define = definer(router, spec, db);
+  const tag = 'Messages';
   const json = express.json({ limit: MESSAGE_BODY_LIMIT, type: () => true });
 
-  async function send(req: Request, res: Response, app: App, target: { subscriberId?: string; endpointId?: string }) {
-    const input = parseBody(MessageIn, req);
-    const idempotencyKey = req.get('idempotency-key')?.trim() || null;
-    if (idempotencyKey !== null && idempotencyKey.length > 255) {
-      throw new ApiError(422, 'validation_failed', 'the Idempotency-Key header must be at most 255 characters', [
-        { field: 'Idempotency-Key', message: 'must be at most 255 characters' },
-      ]);
-    }
-    const known = await db.selectFrom('event_types').select('id').where('app_id', '=', app.id).where('name', '=', input.event_type).executeTakeFirst();
+  async function send({ req, res, body }: Context<z.output<typeof MessageIn>, undefined>, app: App, target: { subscriberId?: string; endpointId?: string }) {
+    const idempotencyKey = idempotencyKeyOf(req);
+    const known = await db.selectFrom('event_types').select('id').where('app_id', '=', app.id).where('name', '=', body.event_type).executeTakeFirst();
     if (!known) {
-      throw new ApiError(422, 'unknown_event_type', `event type ${input.event_type} does not exist in this app; create it with POST /apps/${app.id}/webhook_events`, [
+      throw new ApiError(422, 'unknown_event_type', `event type ${body.event_type} does not exist in this app; create it with POST /apps/${app.id}/webhook_events`, [
         { field: 'event_type', message: 'unknown event type' },
       ]);
     }
-    const requestHash = createHash('sha256').update(JSON.stringify([req.path, input])).digest('hex');
     const result = await acceptMessage(db, {
       app,
       ...target,
-      eventType: input.event_type,
-      version: input.version,
-      data: input.data,
-      eventId: input.event_id ?? null,
-      overridePayload: input.override_payload ?? false,
+      eventType: body.event_type,
+      version: body.version,
+      data: body.data,
+      eventId: body.event_id ?? null,
+      overridePayload: body.override_payload ?? false,
       idempotencyKey,
-      requestHash,
+      requestHash: requestHash(req, body),
     });
-    if (result.kind === 'key_reused') {
-      throw new ApiError(422, 'idempotency_key_reused', 'this Idempotency-Key was already used with a different request body');
-    }
+    if (result.kind === 'key_reused') throw new ApiError(422, 'idempotency_key_reused', 'this Idempotency-Key was already used with a different request');
+    if (result.kind === 'repeat') res.set('Idempotent-Replayed', 'true');
     res.status(202).json(messageOut(result.message));
     // The message is committed; Temporal is told after the answer, and the reconciler covers a failure here.
     if (result.kind === 'created') {
@@ -72,55 +129,53 @@ export function messagesRouter(db: Db, starter: DeliveryStarter): Router {
     }
   }
 
-  router.post('/apps/:app_id/messages', json, handle(async (req, res) => {
-    const app = await findApp(db, accountOf(res), req.params.app_id!);
-    await send(req, res, app, {});
-  }));
+  const sendOp = {
+    method: 'post' as const, tag, body: MessageIn, status: 202, response: MessageOut, errors: [413, 415], idempotent: 'atomic' as const, before: [json],
+    description: 'Accepted once it is stored with one delivery per matching endpoint (active, subscribed to the event type or "*", same version); delivery follows. A repeated event_id or Idempotency-Key answers the original message and sends nothing.',
+  };
 
-  router.post('/subscriptions/:id/messages', json, handle(async (req, res) => {
-    const { subscriber, app } = await findSubscriber(db, accountOf(res), req.params.id!);
-    await send(req, res, app, { subscriberId: subscriber.id });
-  }));
+  define({ ...sendOp, path: '/apps/:app_id/messages', summary: 'Send a message to every subscribed endpoint of an app' }, async (ctx) => {
+    await send(ctx, await findApp(db, ctx.accountId, ctx.params.app_id!), {});
+  });
 
-  router.post('/subscriptions/:id/endpoints/:endpoint_id/messages', json, handle(async (req, res) => {
-    const { subscriber, app } = await findSubscriber(db, accountOf(res), req.params.id!);
-    const endpoint = await findEndpoint(db, { subscriberId: subscriber.id }, req.params.endpoint_id!);
-    await send(req, res, app, { subscriberId: subscriber.id, endpointId: endpoint.id });
-  }));
+  define({ ...sendOp, path: '/subscriptions/:id/messages', summary: "Send a message to one subscription's endpoints" }, async (ctx) => {
+    const { subscriber, app } = await findSubscriber(db, ctx.accountId, ctx.params.id!);
+    await send(ctx, app, { subscriberId: subscriber.id });
+  });
 
-  router.get('/apps/:app_id/messages', handle(async (req, res) => {
-    const app = await findApp(db, accountOf(res), req.params.app_id!);
-    const page = readPage(req);
-    const base = db.selectFrom('messages').where('app_id', '=', app.id);
-    const [rows, count] = await Promise.all([
-      base.selectAll().orderBy('created_at', 'desc').orderBy('id', 'desc').limit(page.perPage).offset(page.offset).execute(),
-      base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow(),
-    ]);
-    sendPage(req, res, page, count.n, rows.map(messageOut));
-  }));
+  define({ ...sendOp, path: '/subscriptions/:id/endpoints/:endpoint_id/messages', summary: 'Send a message to one endpoint' }, async (ctx) => {
+    const { subscriber, app } = await findSubscriber(db, ctx.accountId, ctx.params.id!);
+    const endpoint = await findEndpoint(db, { subscriberId: subscriber.id }, ctx.params.endpoint_id!);
+    await send(ctx, app, { subscriberId: subscriber.id, endpointId: endpoint.id });
+  });
 
-  router.get('/apps/:app_id/messages/:id', handle(async (req, res) => {
-    const app = await findApp(db, accountOf(res), req.params.app_id!);
-    const message = await db.selectFrom('messages').selectAll().where('app_id', '=', app.id).where('id', '=', req.params.id!).executeTakeFirst();
+  define({ method: 'get', path: '/apps/:app_id/messages', tag, summary: 'List messages', paginated: true, status: 200, response: z.array(MessageOut) }, async ({ req, res, params, page, accountId }) => {
+    const app = await findApp(db, accountId, params.app_id!);
+    const { rows, total } = await fetchPage(db.selectFrom('messages').where('app_id', '=', app.id).selectAll().orderBy('created_at', 'desc').orderBy('id', 'desc'), page);
+    sendPage(req, res, page, total, rows.map(messageOut));
+  });
+
+  const findMessage = async (accountId: string, appId: string, id: string) => {
+    const app = await findApp(db, accountId, appId);
+    const message = await db.selectFrom('messages').selectAll().where('app_id', '=', app.id).where('id', '=', id).executeTakeFirst();
     if (!message) throw notFound('message');
-    const deliveries = await db
-      .selectFrom('deliveries')
-      .select(['id', 'endpoint_id', 'subscriber_id', 'status', 'created_at', 'finished_at'])
-      .where('message_id', '=', message.id)
-      .orderBy('created_at')
-      .execute();
-    res.json({
-      ...messageOut(message),
-      deliveries: deliveries.map((d) => ({
-        id: d.id,
-        endpoint_id: d.endpoint_id,
-        subscription_id: d.subscriber_id,
-        status: d.status,
-        created_at: d.created_at.toISOString(),
-        finished_at: d.finished_at?.toISOString() ?? null,
-      })),
-    });
-  }));
+    return message;
+  };
+
+  define({ method: 'get', path: '/apps/:app_id/messages/:id', tag, summary: 'Get a message with its deliveries', status: 200, response: MessageWithDeliveriesOut }, async ({ res, params, accountId }) => {
+    const message = await findMessage(accountId, params.app_id!, params.id!);
+    res.json({ ...messageOut(message), deliveries: (await deliveriesOf(db, message.id).execute()).map(deliveryOut) });
+  });
+
+  define({ method: 'get', path: '/apps/:app_id/messages/:id/deliveries', tag, summary: 'List the deliveries of a message', paginated: true, status: 200, response: z.array(DeliveryOut) }, async ({ req, res, params, page, accountId }) => {
+    const message = await findMessage(accountId, params.app_id!, params.id!);
+    const [rows, count] = await Promise.all([
+      deliveriesOf(db, message.id).limit(page.perPage).offset(page.offset).execute(),
+      // Counted apart: the page query groups by delivery.
+      db.selectFrom('deliveries').select((eb) => eb.fn.countAll<number>().as('n')).where('message_id', '=', message.id).executeTakeFirstOrThrow(),
+    ]);
+    sendPage(req, res, page, count.n, rows.map(deliveryOut));
+  });
 
   return router;
 }

@@ -1,4 +1,5 @@
 import type { Request, Response } from 'express';
+import type { SelectQueryBuilder } from 'kysely';
 import { z } from 'zod';
 import { parseQuery } from './validation.ts';
 
@@ -33,4 +34,17 @@ export function sendPage(req: Request, res: Response, page: Page, total: number,
   res.set('Link', links.join(', '));
   res.set('X-Total-Count', String(total));
   res.json(items);
+}
+
+/** One page of a query's rows and the total count, read together. */
+export async function fetchPage<DB, TB extends keyof DB, O>(query: SelectQueryBuilder<DB, TB, O>, page: Page): Promise<{ rows: O[]; total: number }> {
+  const [rows, count] = await Promise.all([
+    query.limit(page.perPage).offset(page.offset).execute(),
+    query
+      .clearSelect()
+      .clearOrderBy()
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .executeTakeFirstOrThrow(),
+  ]);
+  return { rows, total: Number((count as { n: number }).n) };
 }

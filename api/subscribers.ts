@@ -4,67 +4,60 @@ import { z } from 'zod';
 import type { Db } from '../db/connection.ts';
 import type { App, Subscriber } from '../db/database.ts';
 import { newId } from '../lib/ids.ts';
-import { appRef } from './apps.ts';
-import { accountOf } from './auth.ts';
-import { handle } from './errors.ts';
-import { readPage, sendPage } from './pagination.ts';
+import { AppRef, appRef } from './apps.ts';
+import { fetchPage, sendPage } from './pagination.ts';
+import { definer, type ApiSpec } from './route.ts';
+import { Id, nonEmpty, optionalEmail, Timestamp } from './schemas.ts';
 import { findApp, findSubscriber } from './scope.ts';
-import { nonEmpty, optionalEmail, parseBody } from './validation.ts';
 
 // Subscribers are `subscriptions` in the HostedHooks-compatible API; the word stays in this layer.
-export const SubscriptionIn = z.strictObject({ name: nonEmpty(200), email: optionalEmail });
-export const SubscriptionPatch = z.strictObject({ name: nonEmpty(200).optional(), email: optionalEmail });
+export const SubscriptionIn = z.strictObject({ name: nonEmpty(200), email: optionalEmail.meta({ description: 'Contact told when an endpoint is disabled' }) }).meta({ id: 'SubscriptionIn' });
+export const SubscriptionPatch = z.strictObject({ name: nonEmpty(200).optional(), email: optionalEmail }).meta({ id: 'SubscriptionPatch' });
+export const SubscriptionRef = z
+  .object({ id: Id('subscription', 'sub'), subscriber_name: z.string(), email: z.string().nullable(), created_at: Timestamp })
+  .meta({ id: 'SubscriptionRef' });
+export const SubscriptionOut = SubscriptionRef.extend({ app: AppRef }).meta({ id: 'Subscription' });
 
-export const subscriptionRef = (subscriber: Subscriber) => ({
+export const subscriptionRef = (subscriber: Subscriber): z.infer<typeof SubscriptionRef> => ({
   id: subscriber.id,
   subscriber_name: subscriber.name,
   email: subscriber.email,
   created_at: subscriber.created_at.toISOString(),
 });
 
-export const subscriptionOut = (subscriber: Subscriber, app: App) => ({ ...subscriptionRef(subscriber), app: appRef(app) });
+export const subscriptionOut = (subscriber: Subscriber, app: App): z.infer<typeof SubscriptionOut> => ({ ...subscriptionRef(subscriber), app: appRef(app) });
 
-export function subscribersRouter(db: Db): Router {
+export function subscribersRouter(db: Db, spec: ApiSpec): Router {
   const router = Router();
+  const define = definer(router, spec, db);
+  const tag = 'Subscriptions';
 
-  router.get('/apps/:app_id/subscriptions', handle(async (req, res) => {
-    const app = await findApp(db, accountOf(res), req.params.app_id!);
-    const page = readPage(req);
-    const base = db.selectFrom('subscribers').where('app_id', '=', app.id);
-    const [rows, count] = await Promise.all([
-      base.selectAll().orderBy('created_at', 'desc').orderBy('id', 'desc').limit(page.perPage).offset(page.offset).execute(),
-      base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow(),
-    ]);
-    sendPage(req, res, page, count.n, rows.map((row) => subscriptionOut(row, app)));
-  }));
+  define({ method: 'get', path: '/apps/:app_id/subscriptions', tag, summary: 'List subscriptions', paginated: true, status: 200, response: z.array(SubscriptionOut) }, async ({ req, res, params, page, accountId }) => {
+    const app = await findApp(db, accountId, params.app_id!);
+    const { rows, total } = await fetchPage(db.selectFrom('subscribers').where('app_id', '=', app.id).selectAll().orderBy('created_at', 'desc').orderBy('id', 'desc'), page);
+    sendPage(req, res, page, total, rows.map((row) => subscriptionOut(row, app)));
+  });
 
-  router.post('/apps/:app_id/subscriptions', handle(async (req, res) => {
-    const input = parseBody(SubscriptionIn, req);
-    const app = await findApp(db, accountOf(res), req.params.app_id!);
+  define({ method: 'post', path: '/apps/:app_id/subscriptions', tag, summary: 'Create a subscription', body: SubscriptionIn, status: 201, response: SubscriptionOut, idempotent: 'stored' }, async ({ res, params, body, accountId }) => {
+    const app = await findApp(db, accountId, params.app_id!);
     const subscriber = await db
       .insertInto('subscribers')
-      .values({ id: newId('subscriber'), app_id: app.id, name: input.name, email: input.email ?? null })
+      .values({ id: newId('subscriber'), app_id: app.id, name: body.name, email: body.email ?? null })
       .returningAll()
       .executeTakeFirstOrThrow();
     res.status(201).json(subscriptionOut(subscriber, app));
-  }));
+  });
 
-  router.get('/subscriptions/:id', handle(async (req, res) => {
-    const { subscriber, app } = await findSubscriber(db, accountOf(res), req.params.id!);
+  define({ method: 'get', path: '/subscriptions/:id', tag, summary: 'Get a subscription', status: 200, response: SubscriptionOut }, async ({ res, params, accountId }) => {
+    const { subscriber, app } = await findSubscriber(db, accountId, params.id!);
     res.json(subscriptionOut(subscriber, app));
-  }));
+  });
 
-  router.patch('/subscriptions/:id', handle(async (req, res) => {
-    const input = parseBody(SubscriptionPatch, req);
-    const { subscriber, app } = await findSubscriber(db, accountOf(res), req.params.id!);
-    const updated = await db
-      .updateTable('subscribers')
-      .set({ ...input, updated_at: sql<Date>`now()` })
-      .where('id', '=', subscriber.id)
-      .returningAll()
-      .executeTakeFirstOrThrow();
+  define({ method: 'patch', path: '/subscriptions/:id', tag, summary: 'Update a subscription', body: SubscriptionPatch, status: 200, response: SubscriptionOut }, async ({ res, params, body, accountId }) => {
+    const { subscriber, app } = await findSubscriber(db, accountId, params.id!);
+    const updated = await db.updateTable('subscribers').set({ ...body, updated_at: sql<Date>`now()` }).where('id', '=', subscriber.id).returningAll().executeTakeFirstOrThrow();
     res.json(subscriptionOut(updated, app));
-  }));
+  });
 
   return router;
 }

@@ -23,5 +23,3 @@ function parseWith<S extends z.ZodType>(schema: S, value: unknown, code: string,
   throw new ApiError(422, code, `${summary}: ${details.map((d) => (d.field ? `${d.field}: ${d.message}` : d.message)).join('; ')}`, details);
 }
 
-export const nonEmpty = (max: number) => z.string().trim().min(1, 'must not be empty').max(max, `must be at most ${max} characters`);
-export const optionalEmail = z.email('must be an email address').max(254).nullish();

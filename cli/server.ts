@@ -1,4 +1,5 @@
 import express from 'express';
+import swaggerUi from 'swagger-ui-express';
 import type { Server } from 'node:http';
 import { createApi } from '../api/index.ts';
 import type { Db } from '../db/connection.ts';
@@ -28,7 +29,10 @@ export async function startServer(opts: {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback');
-  app.use('/api/v1', createApi({ db, starter, secrets }));
+  const api = createApi({ db, starter, temporal, secrets, config });
+  app.use('/api/v1', api.router);
+  // Reference docs rendered by Swagger UI (assets served locally) from the generated document.
+  app.use('/docs', swaggerUi.serve, swaggerUi.setup(undefined, { swaggerOptions: { url: '/api/v1/openapi.json' }, customSiteTitle: 'openhooks API' }));
   if (opts.portal ?? true) {
     if (portalBuildExists()) await mountPortal(app);
     else log.warn('the portal is not built (npm run build); serving the API only');

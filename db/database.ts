@@ -176,6 +176,17 @@ export interface ReplaysTable {
   created_at: CreatedAt;
 }
 
+export interface IdempotencyKeysTable {
+  account_id: string;
+  key: string;
+  request_hash: string;
+  status_code: number | null;
+  response: ColumnType<unknown, string | null | undefined, string | null>;
+  locked_at: Timestamp;
+  /** Updatable: an expired key is taken over by a new request. */
+  created_at: Timestamp;
+}
+
 export interface Database {
   accounts: AccountsTable;
   users: UsersTable;
@@ -190,6 +201,7 @@ export interface Database {
   attempts: AttemptsTable;
   notifications: NotificationsTable;
   replays: ReplaysTable;
+  idempotency_keys: IdempotencyKeysTable;
 }
 
 export type Account = Selectable<AccountsTable>;

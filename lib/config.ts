@@ -23,6 +23,10 @@ export interface Config {
   deliveryTimeoutMs: number;
   allowPrivateNetwork: boolean;
   reconcileIntervalMs: number;
+  /** How long a rotated-out signing secret keeps signing next to the new one. */
+  secretRotationOverlapMs: number;
+  /** Requests per second per API key; 0 turns the limit off. */
+  rateLimitPerSecond: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
 }
 
@@ -137,6 +141,8 @@ export function loadConfig(env: Env = process.env): Config {
     deliveryTimeoutMs: duration('DELIVERY_TIMEOUT', '15s', 100, 600_000),
     allowPrivateNetwork: boolean('ALLOW_PRIVATE_NETWORK', false),
     reconcileIntervalMs: duration('RECONCILE_INTERVAL', '30s', 100, 3_600_000),
+    secretRotationOverlapMs: duration('SECRET_ROTATION_OVERLAP', '24h', 0, 30 * 86_400_000),
+    rateLimitPerSecond: integer('RATE_LIMIT', 100, 0, 1_000_000),
     logLevel: oneOf('LOG_LEVEL', 'info', ['debug', 'info', 'warn', 'error'] as const),
   };
   if (problems.length > 0) throw new ConfigError(problems);

@@ -53,7 +53,7 @@ export class DeliveryStarter {
    * Starts one workflow per delivery and records which starts Temporal confirmed. A start that
    * finds its workflow already running counts as started. Returns how many are confirmed.
    */
-  async start(deliveries: readonly DeliveryToStart[], trigger: AttemptTrigger = 'automatic'): Promise<number> {
+  async start(deliveries: readonly DeliveryToStart[], trigger: AttemptTrigger = 'automatic', options: { replaceRunning?: boolean } = {}): Promise<number> {
     if (deliveries.length === 0) return 0;
     const results = await settleAll(deliveries, START_CONCURRENCY, (delivery) =>
       this.temporal
@@ -62,6 +62,8 @@ export class DeliveryStarter {
             taskQueue: this.config.temporal.taskQueue,
             workflowId: deliveryWorkflowId(delivery.id),
             args: [this.input(delivery, trigger)],
+            // A re-send replaces a run still retrying, rather than racing it.
+            ...(options.replaceRunning ? { workflowIdConflictPolicy: 'TERMINATE_EXISTING' as const } : {}),
             typedSearchAttributes: [
               { key: APP_ID, value: delivery.app_id },
               { key: SUBSCRIBER_ID, value: delivery.subscriber_id },
@@ -93,6 +95,29 @@ export class DeliveryStarter {
     return started.length;
   }
 
+  /** Deliveries joined with what starting their workflow needs. */
+  private startable() {
+    return this.db
+      .selectFrom('deliveries')
+      .innerJoin('messages', 'messages.id', 'deliveries.message_id')
+      .innerJoin('apps', 'apps.id', 'deliveries.app_id')
+      .select([
+        'deliveries.id',
+        'deliveries.app_id',
+        'deliveries.subscriber_id',
+        'deliveries.endpoint_id',
+        'messages.event_type',
+        'apps.retry_initial_interval_ms',
+        'apps.retry_backoff_coefficient',
+      ]);
+  }
+
+  /** What starting these deliveries needs, read from the database (for re-sends). */
+  toStart(ids: readonly string[]): Promise<DeliveryToStart[]> {
+    if (ids.length === 0) return Promise.resolve([]);
+    return this.startable().where('deliveries.id', 'in', ids).execute();
+  }
+
   /**
    * Starts pending deliveries whose start was never confirmed (Temporal was down, or the API died
    * between commit and start). Only rows older than one interval, so it does not race the API.
@@ -100,19 +125,7 @@ export class DeliveryStarter {
   async reconcile(): Promise<number> {
     let total = 0;
     for (let batch = 0; batch < RECONCILE_MAX_BATCHES; batch++) {
-      const rows = await this.db
-        .selectFrom('deliveries')
-        .innerJoin('messages', 'messages.id', 'deliveries.message_id')
-        .innerJoin('apps', 'apps.id', 'deliveries.app_id')
-        .select([
-          'deliveries.id',
-          'deliveries.app_id',
-          'deliveries.subscriber_id',
-          'deliveries.endpoint_id',
-          'messages.event_type',
-          'apps.retry_initial_interval_ms',
-          'apps.retry_backoff_coefficient',
-        ])
+      const rows = await this.startable()
         .where('deliveries.workflow_started_at', 'is', null)
         .where('deliveries.status', '=', 'pending')
         .where('deliveries.created_at', '<', sql<Date>`now() - make_interval(secs => ${this.config.reconcileIntervalMs / 1000})`)

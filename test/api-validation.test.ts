@@ -333,7 +333,7 @@ describe('endpoints', () => {
     expect(created.body.secret).not.toBe(app.secret);
     const secret = await stack.api.get(`/apps/${app.appId}/endpoints/${created.body.id}/secret`);
     expect(secret.status).toBe(200);
-    expect(secret.body).toEqual({ key: created.body.secret });
+    expect(secret.body).toEqual({ key: created.body.secret, previous_key_expires_at: null });
     const read = await stack.api.get(`/apps/${app.appId}/endpoints/${created.body.id}`);
     expect(read.status).toBe(200);
     expect(read.body).not.toHaveProperty('secret');

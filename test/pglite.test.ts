@@ -7,6 +7,7 @@ import { startWorker } from '../cli/worker.ts';
 import { createAccount } from '../db/accounts.ts';
 import { createDb, migrateToLatest } from '../db/connection.ts';
 import { startEmbeddedPostgres } from '../db/embedded.ts';
+import { migrations } from '../db/migrations/index.ts';
 import { loadConfig } from '../lib/config.ts';
 import { SecretBox } from '../lib/secrets.ts';
 import { waitFor } from './support/ports.ts';
@@ -23,7 +24,7 @@ it('migrates PGlite and runs one delivery through it', async () => {
   const db = createDb(embedded.url, 4);
   const receiver = await startReceiver();
   try {
-    expect(await migrateToLatest(db)).toEqual(['2026-11-28-0001-initial']);
+    expect(await migrateToLatest(db)).toEqual(Object.keys(migrations));
     expect(await migrateToLatest(db)).toEqual([]);
     const account = await createAccount(db, { name: 'Embedded', email: 'owner@embedded.test', password: 'password123' });
     const secrets = new SecretBox(config.encryptionKey!);

@@ -1,5 +1,6 @@
 import type { Migration } from 'kysely';
 import * as initial from './2026-11-28-0001-initial.ts';
+import * as idempotencyKeys from './2026-11-28-0002-idempotency-keys.ts';
 
 /**
  * Every migration, by name, in order. Listed statically (not read from the folder at run time) so
@@ -7,4 +8,5 @@ import * as initial from './2026-11-28-0001-initial.ts';
  */
 export const migrations: Record<string, Migration> = {
   '2026-11-28-0001-initial': initial,
+  '2026-11-28-0002-idempotency-keys': idempotencyKeys,
 };

@@ -1,0 +1,79 @@
+import type { Request, RequestHandler, Response, Router } from 'express';
+import type { z } from 'zod';
+import type { Db } from '../db/connection.ts';
+import { accountOf } from './auth.ts';
+import { handle } from './errors.ts';
+import { runIdempotent } from './idempotency.ts';
+import { readPage, type Page } from './pagination.ts';
+import { parseBody, parseQuery } from './validation.ts';
+
+type Method = 'get' | 'post' | 'patch' | 'delete';
+type Schema = z.ZodType;
+type Out<S> = S extends Schema ? z.output<S> : undefined;
+
+/** One API operation: the one description that routes, validates and documents it (OpenAPI). */
+export interface Operation<B extends Schema | undefined = Schema | undefined, Q extends Schema | undefined = Schema | undefined> {
+  method: Method;
+  /** Express form, e.g. `/apps/:app_id`. */
+  path: string;
+  tag: string;
+  summary: string;
+  description?: string;
+  body?: B;
+  query?: Q;
+  /** Lists take `page` and `per_page` and answer a JSON array with Link and X-Total-Count headers. */
+  paginated?: boolean;
+  status: number;
+  response: Schema;
+  /** Error statuses beyond the ones every authenticated operation can answer (400, 401, 404, 422, 429, 503). */
+  errors?: number[];
+  /** No API key needed. */
+  public?: boolean;
+  /**
+   * Creates something and honours Idempotency-Key: `stored` replays the first answer from the
+   * idempotency store; `atomic` means the handler dedupes in its own transaction (messages).
+   */
+  idempotent?: 'stored' | 'atomic';
+  /** Middleware before validation (such as a body parser with its own size limit). */
+  before?: RequestHandler[];
+}
+
+export interface Context<B, Q> {
+  req: Request;
+  res: Response;
+  body: B;
+  query: Q;
+  params: Record<string, string>;
+  page: Page;
+  accountId: string;
+}
+
+/** Every operation defined so far, in order; the OpenAPI document is built from it. */
+export class ApiSpec {
+  readonly operations: Operation[] = [];
+}
+
+export type Define = <B extends Schema | undefined = undefined, Q extends Schema | undefined = undefined>(
+  op: Operation<B, Q>,
+  handler: (ctx: Context<Out<B>, Out<Q>>) => Promise<void>,
+) => void;
+
+/** Binds `define` to a router and a spec: each call registers the route and records the operation. */
+export function definer(router: Router, spec: ApiSpec, db: Db): Define {
+  return (op, handler) => {
+    spec.operations.push(op);
+    router[op.method](
+      op.path,
+      ...(op.before ?? []),
+      handle(async (req, res) => {
+        const body = (op.body ? parseBody(op.body, req) : undefined) as never;
+        const query = (op.query ? parseQuery(op.query, req) : undefined) as never;
+        const page = op.paginated ? readPage(req) : { page: 1, perPage: 0, offset: 0 };
+        const accountId = op.public ? '' : accountOf(res);
+        const run = () => handler({ req, res, body, query, params: req.params, page, accountId });
+        if (op.idempotent === 'stored') await runIdempotent(db, req, res, accountId, body, run);
+        else await run();
+      }),
+    );
+  };
+}
