@@ -5,6 +5,7 @@ import type { DeliveryStarter } from '../lib/delivery-starter.ts';
 import type { SecretBox } from '../lib/secrets.ts';
 import type { TemporalGateway } from '../lib/temporal.ts';
 import { apiKeysRouter } from './api-keys.ts';
+import { codeSamples, SAMPLE_LANGUAGES, type CodeSamples } from './code-samples.ts';
 import { appsRouter } from './apps.ts';
 import { attemptsRouter } from './attempts.ts';
 import { authenticate } from './auth.ts';
@@ -15,7 +16,7 @@ import { healthRouter } from './health.ts';
 import { messagesRouter } from './messages.ts';
 import { openApiDocument } from './openapi.ts';
 import { rateLimitPerKey } from './rate-limit.ts';
-import { ApiSpec } from './route.ts';
+import { ApiSpec, type Operation } from './route.ts';
 import { subscribersRouter } from './subscribers.ts';
 
 export const API_VERSION = '1.0.0';
@@ -37,14 +38,14 @@ export function createApi(deps: ApiDeps): { router: Router; spec: ApiSpec } {
   api.use(healthRouter(db, spec, deps.temporal));
   let document: unknown;
   api.get('/openapi.json', (_req, res) => {
-    document ??= openApiDocument(spec, { serverUrl: `${deps.config.publicUrl}/api/v1`, version: API_VERSION });
+    document ??= openApiDocument(spec, { serverUrl: `${deps.config.publicUrl}/api/v1`, version: API_VERSION, describe: describeWithSamples(`${deps.config.publicUrl}/api/v1`) });
     res.json(document);
   });
 
   api.use(authenticate(db));
   api.use(rateLimitPerKey(deps.config.rateLimitPerSecond));
   // Messages parse their own bodies with the smaller limit; everything else gets 1 MiB.
-  api.use(messagesRouter(db, spec, deps.starter));
+  api.use(messagesRouter(db, spec, deps.starter, deps.config.publicUrl));
   api.use(express.json({ limit: '1mb', type: () => true }));
   api.use(appsRouter(db, spec));
   api.use(eventTypesRouter(db, spec));
@@ -55,4 +56,23 @@ export function createApi(deps: ApiDeps): { router: Router; spec: ApiSpec } {
   api.use(routeNotFound);
   api.use(errorHandler);
   return { router: api, spec };
+}
+
+const FENCE: Record<string, string> = { curl: 'sh', node: 'js', python: 'python', ruby: 'ruby', go: 'go', php: 'php' };
+
+function markdownSamples(title: string, samples: CodeSamples['send']): string {
+  return [`### ${title}`, ...SAMPLE_LANGUAGES.map((l) => `**${l}**\n\n\`\`\`${FENCE[l]}\n${samples[l]}\n\`\`\``)].join('\n\n');
+}
+
+/** Shows, under "send a message to an app", the generated programs for sending and for verifying. */
+function describeWithSamples(baseUrl: string): (op: Operation) => string | undefined {
+  return (op) => {
+    if (op.method !== 'post' || op.path !== '/apps/:app_id/messages') return undefined;
+    const samples = codeSamples({ baseUrl, appId: 'APP_ID', eventType: 'user.created', version: '1.0' });
+    return [
+      'GET /apps/{app_id}/code_samples returns these with your app id filled in.',
+      markdownSamples('Send a message', samples.send),
+      markdownSamples('Verify a delivery (receiver side)', samples.verify),
+    ].join('\n\n');
+  };
 }

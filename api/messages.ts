@@ -4,6 +4,7 @@ import type { Db } from '../db/connection.ts';
 import type { App, Message } from '../db/database.ts';
 import { acceptMessage } from '../db/messages.ts';
 import type { DeliveryStarter } from '../lib/delivery-starter.ts';
+import { codeSamples, SAMPLE_LANGUAGES } from './code-samples.ts';
 import { log } from '../lib/log.ts';
 import { ApiError, notFound } from './errors.ts';
 import { idempotencyKeyOf, requestHash } from './idempotency.ts';
@@ -95,7 +96,19 @@ const deliveryOut = (d: DeliveryRow): z.infer<typeof DeliveryOut> => ({
   finished_at: d.finished_at?.toISOString() ?? null,
 });
 
-export function messagesRouter(db: Db, spec: ApiSpec, starter: DeliveryStarter): Router {
+const languageMap = (description: string) => z.object(Object.fromEntries(SAMPLE_LANGUAGES.map((l) => [l, z.string()]))).meta({ description });
+export const CodeSamplesQuery = z.looseObject({
+  event_type: z.string().max(100).optional().meta({ description: "Defaults to the app's first event type" }),
+  version: z.string().max(50).optional().meta({ description: 'Defaults to 1.0' }),
+});
+export const CodeSamplesOut = z
+  .object({
+    send: languageMap('A complete program per language that sends a message; the API key is read from OPENHOOKS_API_KEY'),
+    verify: languageMap("A receiver-side verify(secret, headers, rawBody) per language that checks the HostedHooks and Standard Webhooks signatures"),
+  })
+  .meta({ id: 'CodeSamples' });
+
+export function messagesRouter(db: Db, spec: ApiSpec, starter: DeliveryStarter, publicUrl: string): Router {
   const router = Router();
   const define = definer(router, spec, db);
   const tag = 'Messages';
@@ -175,6 +188,12 @@ export function messagesRouter(db: Db, spec: ApiSpec, starter: DeliveryStarter):
       db.selectFrom('deliveries').select((eb) => eb.fn.countAll<number>().as('n')).where('message_id', '=', message.id).executeTakeFirstOrThrow(),
     ]);
     sendPage(req, res, page, count.n, rows.map(deliveryOut));
+  });
+
+  define({ method: 'get', path: '/apps/:app_id/code_samples', tag, summary: 'Code that sends a message to this app, and code that verifies a delivery', query: CodeSamplesQuery, status: 200, response: CodeSamplesOut }, async ({ res, params, query, accountId }) => {
+    const app = await findApp(db, accountId, params.app_id!);
+    const first = await db.selectFrom('event_types').select('name').where('app_id', '=', app.id).orderBy('name').executeTakeFirst();
+    res.json(codeSamples({ baseUrl: `${publicUrl}/api/v1`, appId: app.id, eventType: query.event_type ?? first?.name ?? 'user.created', version: query.version ?? '1.0' }));
   });
 
   return router;

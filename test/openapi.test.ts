@@ -63,6 +63,7 @@ const OPERATIONS: [Method, string, number][] = [
   ['get', '/apps/{app_id}/messages', 200],
   ['get', '/apps/{app_id}/messages/{id}', 200],
   ['get', '/apps/{app_id}/messages/{id}/deliveries', 200],
+  ['get', '/apps/{app_id}/code_samples', 200],
   // attempts.ts
   ['get', '/apps/{app_id}/webhook_attempts', 200],
   ['get', '/apps/{app_id}/endpoints/{endpoint_id}/webhook_attempts', 200],
