@@ -126,7 +126,7 @@ export function attemptsRouter(db: Db, spec: ApiSpec, starter: DeliveryStarter):
   define({
     method: 'post', path: '/apps/:app_id/webhook_attempts/:id/replay', tag, summary: "Re-send an attempt's delivery now",
     description: 'Runs the delivery again at once under the retry policy, with attempts marked trigger=manual; a run still retrying is replaced. The endpoint must be active (409 otherwise).',
-    status: 202, response: ReplayOut, errors: [409],
+    status: 202, response: ReplayOut, errors: [409], idempotent: 'stored',
   }, async ({ res, params, accountId }) => {
     const attempt = await findAttempt(accountId, params.app_id!, params.id!);
     const endpoint = await db.selectFrom('endpoints').select(['status']).where('id', '=', attempt.endpoint_id).executeTakeFirstOrThrow();

@@ -164,7 +164,7 @@ export function endpointsRouter(db: Db, spec: ApiSpec, deps: { secrets: SecretBo
   define({
     method: 'post', path: '/apps/:app_id/endpoints/:id/secret/rotate', tag, summary: "Rotate an endpoint's signing secret",
     description: 'The previous secret keeps signing (a second signature in webhook-signature) for SECRET_ROTATION_OVERLAP, 24 hours by default, so receivers can switch without dropping requests.',
-    body: SecretRotateIn, status: 200, response: SecretOut,
+    body: SecretRotateIn, status: 200, response: SecretOut, idempotent: 'stored',
   }, async ({ res, params, body, accountId }) => {
     const app = await findApp(db, accountId, params.app_id!);
     const endpoint = await findEndpoint(db, { appId: app.id }, params.id!);

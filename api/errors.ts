@@ -31,7 +31,8 @@ const POSTGRES_UNAVAILABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT',
 
 export const errorHandler: ErrorRequestHandler = (err: unknown, _req, res, _next) => {
   const apiError = toApiError(err);
-  if (apiError.status >= 500) log.error('request failed', { error: err });
+  if (apiError.status === 503) log.warn('request refused: a dependency is unavailable', { error: err });
+  else if (apiError.status >= 500) log.error('request failed', { error: err });
   res.status(apiError.status).json({
     error: apiError.message,
     code: apiError.code,

@@ -57,16 +57,19 @@ async function snapshot(appId: string) {
       .where('app_id', '=', appId)
       .executeTakeFirstOrThrow()
       .then((row) => Number(row.n));
-  const [app, eventTypes, subscribers, endpoints, messages, deliveries, attempts] = await Promise.all([
-    db.selectFrom('apps').selectAll().where('id', '=', appId).executeTakeFirstOrThrow(),
+  const app = await db.selectFrom('apps').selectAll().where('id', '=', appId).executeTakeFirstOrThrow();
+  const [eventTypes, subscribers, endpoints, messages, deliveries, attempts, deliveryStatuses, apiKeys] = await Promise.all([
     db.selectFrom('event_types').selectAll().where('app_id', '=', appId).orderBy('id').execute(),
     db.selectFrom('subscribers').selectAll().where('app_id', '=', appId).orderBy('id').execute(),
     db.selectFrom('endpoints').selectAll().where('app_id', '=', appId).orderBy('id').execute(),
     count('messages'),
     count('deliveries'),
     count('attempts'),
+    db.selectFrom('deliveries').select(['id', 'status', 'finished_at']).where('app_id', '=', appId).orderBy('id').execute(),
+    // last_used_at moves with every request, so only what a write would change.
+    db.selectFrom('api_keys').select(['id', 'revoked_at']).where('account_id', '=', app.account_id).orderBy('id').execute(),
   ]);
-  return { app, eventTypes, subscribers, endpoints, messages, deliveries, attempts };
+  return { app, eventTypes, subscribers, endpoints, messages, deliveries, attempts, deliveryStatuses, apiKeys };
 }
 
 async function deliveriesSucceeded(messageId: string) {
@@ -190,6 +193,8 @@ describe('cross-account isolation', () => {
   let apiB: Api;
   let messageId: string;
   let attemptId: string;
+  let eventTypeId: string;
+  let keyIdA: string;
 
   beforeAll(async () => {
     a = await seed(stack.api, receiver.url);
@@ -200,6 +205,8 @@ describe('cross-account isolation', () => {
       const row = await stack.db.selectFrom('attempts').select('id').where('message_id', '=', messageId).executeTakeFirst();
       return row?.id;
     });
+    eventTypeId = (await stack.api.get(`/apps/${a.appId}/webhook_events`)).body[0].id;
+    keyIdA = (await stack.api.get('/api_keys')).body[0].id;
     const other = await createAccount(stack.db, { name: 'Other provider', email: 'owner@other.test', password: 'another horse battery' });
     apiB = apiClient(stack.serverUrl, other.apiKey);
     b = await seed(apiB, receiver.url);
@@ -212,10 +219,12 @@ describe('cross-account isolation', () => {
       .replace('{ep}', a.endpointId)
       .replace('{msg}', messageId)
       .replace('{att}', attemptId)
+      .replace('{evt}', eventTypeId)
+      .replace('{key}', keyIdA)
       .replace('{bApp}', b.appId)
       .replace('{bSub}', b.subscriberId);
 
-  const routes: [method: 'GET' | 'POST' | 'PATCH', route: string, body?: unknown][] = [
+  const routes: [method: 'GET' | 'POST' | 'PATCH' | 'DELETE', route: string, body?: unknown][] = [
     ['GET', '/apps/{app}'],
     ['PATCH', '/apps/{app}', { name: 'Hijacked' }],
     ['GET', '/apps/{app}/webhook_events'],
@@ -237,6 +246,15 @@ describe('cross-account isolation', () => {
     ['GET', '/apps/{app}/messages/{msg}'],
     ['GET', '/apps/{app}/webhook_attempts'],
     ['GET', '/apps/{app}/webhook_attempts/{att}'],
+    ['GET', '/apps/{app}/webhook_events/{evt}'],
+    ['PATCH', '/apps/{app}/webhook_events/{evt}', { description: 'Hijacked' }],
+    ['DELETE', '/apps/{app}/webhook_events/{evt}'],
+    ['POST', '/apps/{app}/endpoints/{ep}/secret/rotate', {}],
+    ['GET', '/apps/{app}/endpoints/{ep}/webhook_attempts'],
+    ['GET', '/apps/{app}/messages/{msg}/deliveries'],
+    ['POST', '/apps/{app}/webhook_attempts/{att}/replay'],
+    ['GET', '/apps/{app}/code_samples'],
+    ['DELETE', '/api_keys/{key}'],
     // Account B's own app or subscription with account A's ids inside.
     ['GET', '/apps/{bApp}/endpoints/{ep}'],
     ['GET', '/apps/{bApp}/endpoints/{ep}/secret'],
@@ -244,6 +262,10 @@ describe('cross-account isolation', () => {
     ['POST', '/subscriptions/{bSub}/endpoints/{ep}/messages', message],
     ['GET', '/apps/{bApp}/messages/{msg}'],
     ['GET', '/apps/{bApp}/webhook_attempts/{att}'],
+    ['POST', '/apps/{bApp}/endpoints/{ep}/secret/rotate', {}],
+    ['GET', '/apps/{bApp}/endpoints/{ep}/webhook_attempts'],
+    ['GET', '/apps/{bApp}/messages/{msg}/deliveries'],
+    ['POST', '/apps/{bApp}/webhook_attempts/{att}/replay'],
   ];
 
   it.each(routes)("answers 404 to another account's %s %s and writes nothing", async (method, route, body) => {
