@@ -3,6 +3,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // The slow process-level fault tests run on their own: npm run test:faults.
+    exclude: ['test/faults/**', 'node_modules/**'],
     globalSetup: ['test/support/global-setup.ts'],
     // Temporal's native bridge has crashed under worker threads: run suites in forked processes.
     pool: 'forks',

@@ -3,6 +3,7 @@ import { ApplicationFailure, ApplicationFailureCategory } from '@temporalio/comm
 import { createHash } from 'node:crypto';
 import type { AttemptTrigger } from '../db/database.ts';
 import { FAILURE } from '../lib/failures.ts';
+import { retryWhileDatabaseDown } from '../lib/retry.ts';
 import { signatureHeaders } from '../lib/signing.ts';
 import type { ActivityDeps } from './index.ts';
 import type { HttpResult } from './http.ts';
@@ -15,111 +16,129 @@ export interface SendAttemptInput {
 
 /** A Retry-After longer than this is capped, so one receiver cannot park a delivery for days. */
 const RETRY_AFTER_CAP_MS = 60 * 60 * 1000;
+/** How long an attempt that reached the endpoint keeps trying to record itself while Postgres is away. */
+export const RECORD_BUDGET_MS = 30_000;
+const HEARTBEAT_EVERY_MS = 2_000;
 
 export function createDeliveryActivities({ db, http, secrets, clock = () => new Date() }: ActivityDeps) {
+  const loadDelivery = (deliveryId: string) =>
+    db
+      .selectFrom('deliveries')
+      .innerJoin('messages', 'messages.id', 'deliveries.message_id')
+      .innerJoin('endpoints', 'endpoints.id', 'deliveries.endpoint_id')
+      .select([
+        'deliveries.status as delivery_status',
+        'deliveries.app_id',
+        'deliveries.subscriber_id',
+        'deliveries.endpoint_id',
+        'messages.id as message_id',
+        'messages.event_type',
+        'messages.version',
+        'messages.data',
+        'messages.override_payload',
+        'messages.created_at as message_created_at',
+        'endpoints.url',
+        'endpoints.status as endpoint_status',
+        'endpoints.secret',
+        'endpoints.previous_secret',
+        'endpoints.previous_secret_expires_at',
+      ])
+      .where('deliveries.id', '=', deliveryId)
+      .executeTakeFirst();
+
+  const attemptsRecorded = async (deliveryId: string, runId: string) => {
+    const row = await db
+      .selectFrom('attempts')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('delivery_id', '=', deliveryId)
+      .where('workflow_run_id', '=', runId)
+      .executeTakeFirstOrThrow();
+    return Number(row.n);
+  };
+
   return {
     /**
      * One signed HTTP attempt. Records the attempt (and, on 2xx, the delivery's success) before it
-     * returns or throws; Temporal's retry policy decides whether another attempt follows.
+     * returns or throws. Temporal's retry policy paces the attempts; the budget of
+     * `maximumAttempts` counts only attempts recorded for this run, so a failure of our own
+     * (Postgres away, a worker killed) never uses up an endpoint's attempts.
      */
     async sendAttempt({ deliveryId, trigger, maximumAttempts }: SendAttemptInput): Promise<void> {
-      const info = Context.current().info;
+      const context = Context.current();
+      const { info } = context;
       // Always set for activities run by a workflow, which are the only ones we run.
       const execution = info.workflowExecution!;
-      const row = await db
-        .selectFrom('deliveries')
-        .innerJoin('messages', 'messages.id', 'deliveries.message_id')
-        .innerJoin('endpoints', 'endpoints.id', 'deliveries.endpoint_id')
-        .select([
-          'deliveries.status as delivery_status',
-          'deliveries.app_id',
-          'deliveries.subscriber_id',
-          'deliveries.endpoint_id',
-          'messages.id as message_id',
-          'messages.event_type',
-          'messages.version',
-          'messages.data',
-          'messages.override_payload',
-          'messages.created_at as message_created_at',
-          'endpoints.url',
-          'endpoints.status as endpoint_status',
-          'endpoints.secret',
-          'endpoints.previous_secret',
-          'endpoints.previous_secret_expires_at',
-        ])
-        .where('deliveries.id', '=', deliveryId)
-        .executeTakeFirst();
-      // A retry after a crash that followed a recorded success must not send again.
-      if (row?.delivery_status === 'succeeded') return;
-      if (!row || row.endpoint_status !== 'active') {
-        throw ApplicationFailure.create({ type: FAILURE.endpointInactive, message: 'endpoint is inactive', nonRetryable: true, category: ApplicationFailureCategory.BENIGN });
-      }
+      return withHeartbeat(context, async () => {
+        const row = await loadDelivery(deliveryId);
+        // A retry after a crash that followed a recorded success must not send again.
+        if (row?.delivery_status === 'succeeded') return;
+        if (!row || row.endpoint_status !== 'active') throw failure(FAILURE.endpointInactive, 'endpoint is inactive', true);
+        const number = (await attemptsRecorded(deliveryId, execution.runId)) + 1;
+        // More means the last attempt was recorded but its execution died before it could say so.
+        if (number > maximumAttempts) throw failure(FAILURE.attemptFailed, `all ${maximumAttempts} attempts failed`, true);
 
-      const now = clock();
-      const body = JSON.stringify(
-        row.override_payload
-          ? row.data
-          : { id: row.message_id, type: row.event_type, version: row.version, created: row.message_created_at.toISOString(), data: row.data },
-      );
-      const activeSecrets: [string, ...string[]] = [secrets.decrypt(row.secret)];
-      if (row.previous_secret && row.previous_secret_expires_at && row.previous_secret_expires_at > now) {
-        activeSecrets.push(secrets.decrypt(row.previous_secret));
-      }
-      const headers = {
-        'content-type': 'application/json',
-        'user-agent': 'openhooks/0.1',
-        ...signatureHeaders(activeSecrets, row.message_id, Math.floor(now.getTime() / 1000), body),
-      };
-
-      const result = await http.post(row.url, headers, body);
-      const outcome = judge(result, now);
-      const willRetry = !outcome.succeeded && !outcome.final && info.attempt < maximumAttempts;
-
-      await db.transaction().execute(async (trx) => {
-        await trx
-          .insertInto('attempts')
-          .values({
-            // Derived from the activity execution, so recording the same attempt twice is harmless.
-            id: `att_${createHash('sha256').update(`${execution.runId}/${info.activityId}/${info.attempt}`).digest('hex').slice(0, 26)}`,
-            delivery_id: deliveryId,
-            message_id: row.message_id,
-            endpoint_id: row.endpoint_id,
-            subscriber_id: row.subscriber_id,
-            app_id: row.app_id,
-            event_type: row.event_type,
-            number: info.attempt,
-            trigger,
-            url: row.url,
-            request_headers: JSON.stringify(headers),
-            request_body: body,
-            status_code: result.statusCode,
-            response_body: result.body,
-            error_code: result.errorCode ?? (outcome.succeeded ? null : 'http_status'),
-            error: result.error ?? (outcome.succeeded ? null : `HTTP ${result.statusCode}`),
-            succeeded: outcome.succeeded,
-            will_retry: willRetry,
-            duration_ms: result.durationMs,
-            workflow_id: execution.workflowId,
-          })
-          .onConflict((oc) => oc.column('id').doNothing())
-          .execute();
-        if (outcome.succeeded) {
-          await trx
-            .updateTable('deliveries')
-            .set({ status: 'succeeded', finished_at: now, updated_at: now })
-            .where('id', '=', deliveryId)
-            .execute();
+        const now = clock();
+        const body = JSON.stringify(
+          row.override_payload
+            ? row.data
+            : { id: row.message_id, type: row.event_type, version: row.version, created: row.message_created_at.toISOString(), data: row.data },
+        );
+        const activeSecrets: [string, ...string[]] = [secrets.decrypt(row.secret)];
+        if (row.previous_secret && row.previous_secret_expires_at && row.previous_secret_expires_at > now) {
+          activeSecrets.push(secrets.decrypt(row.previous_secret));
         }
-      });
+        const headers = {
+          'content-type': 'application/json',
+          'user-agent': 'openhooks/0.1',
+          ...signatureHeaders(activeSecrets, row.message_id, Math.floor(now.getTime() / 1000), body),
+        };
 
-      if (outcome.succeeded) return;
-      throw ApplicationFailure.create({
-        type: outcome.final ? FAILURE.endpointGone : FAILURE.attemptFailed,
-        message: result.error ?? `endpoint answered HTTP ${result.statusCode}`,
-        nonRetryable: outcome.final,
-        nextRetryDelay: outcome.retryAfterMs,
-        // Expected and recorded as an attempt: keep it out of the SDK's warning logs.
-        category: ApplicationFailureCategory.BENIGN,
+        const result = await http.post(row.url, headers, body);
+        const outcome = judge(result, now);
+        const last = !outcome.succeeded && (outcome.final || number >= maximumAttempts);
+
+        // The request reached the endpoint: its record must not be lost to a short database outage.
+        await retryWhileDatabaseDown(
+          () =>
+            db.transaction().execute(async (trx) => {
+              await trx
+                .insertInto('attempts')
+                .values({
+                  // Derived from the activity execution, so recording the same attempt twice is harmless.
+                  id: `att_${createHash('sha256').update(`${execution.runId}/${info.activityId}/${info.attempt}`).digest('hex').slice(0, 26)}`,
+                  delivery_id: deliveryId,
+                  message_id: row.message_id,
+                  endpoint_id: row.endpoint_id,
+                  subscriber_id: row.subscriber_id,
+                  app_id: row.app_id,
+                  event_type: row.event_type,
+                  number,
+                  trigger,
+                  url: row.url,
+                  request_headers: JSON.stringify(headers),
+                  request_body: body,
+                  status_code: result.statusCode,
+                  response_body: result.body,
+                  error_code: result.errorCode ?? (outcome.succeeded ? null : 'http_status'),
+                  error: result.error ?? (outcome.succeeded ? null : `HTTP ${result.statusCode}`),
+                  succeeded: outcome.succeeded,
+                  will_retry: !outcome.succeeded && !last,
+                  duration_ms: result.durationMs,
+                  workflow_id: execution.workflowId,
+                  workflow_run_id: execution.runId,
+                })
+                .onConflict((oc) => oc.column('id').doNothing())
+                .execute();
+              if (outcome.succeeded) {
+                await trx.updateTable('deliveries').set({ status: 'succeeded', finished_at: now, updated_at: now }).where('id', '=', deliveryId).execute();
+              }
+            }),
+          RECORD_BUDGET_MS,
+          () => context.heartbeat(),
+        );
+
+        if (outcome.succeeded) return;
+        throw failure(outcome.final ? FAILURE.endpointGone : FAILURE.attemptFailed, result.error ?? `endpoint answered HTTP ${result.statusCode}`, last, outcome.retryAfterMs);
       });
     },
 
@@ -166,6 +185,21 @@ export function createDeliveryActivities({ db, http, secrets, clock = () => new 
       });
     },
   };
+}
+
+/** Failures the workflow expects are BENIGN: recorded as attempts, kept out of the SDK's warning logs. */
+function failure(type: string, message: string, nonRetryable: boolean, nextRetryDelay?: number): ApplicationFailure {
+  return ApplicationFailure.create({ type, message, nonRetryable, nextRetryDelay, category: ApplicationFailureCategory.BENIGN });
+}
+
+/** Heartbeats while `fn` runs, so Temporal notices a dead worker within the heartbeat timeout. */
+async function withHeartbeat<T>(context: Context, fn: () => Promise<T>): Promise<T> {
+  const timer = setInterval(() => context.heartbeat(), HEARTBEAT_EVERY_MS);
+  try {
+    return await fn();
+  } finally {
+    clearInterval(timer);
+  }
 }
 
 interface Outcome {

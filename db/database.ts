@@ -149,6 +149,7 @@ export interface AttemptsTable {
   will_retry: boolean;
   duration_ms: number;
   workflow_id: string;
+  workflow_run_id: string | null;
   created_at: CreatedAt;
 }
 

@@ -23,11 +23,14 @@ export async function deliveryWorkflow(input: DeliveryInput): Promise<DeliverySt
   const { initialIntervalMs, backoffCoefficient, maximumAttempts } = input.retry;
   // The send proxy is built per run because its retry policy comes from the app's settings.
   const { sendAttempt } = proxyActivities<Activities>({
-    startToCloseTimeout: input.timeoutMs + 10_000,
+    // The request itself, then up to RECORD_BUDGET_MS (30 s) of recording it while Postgres is away.
+    startToCloseTimeout: input.timeoutMs + 45_000,
+    heartbeatTimeout: '10 seconds',
     retry: {
       initialInterval: initialIntervalMs,
       backoffCoefficient,
-      maximumAttempts,
+      // No maximumAttempts (unbounded): the activity counts the endpoint's attempts itself (only
+      // HTTP attempts it recorded), so our own outages are retried without spending that budget.
       // Never cap the exponential growth below the last gap the policy asks for.
       maximumInterval: Math.max(initialIntervalMs, initialIntervalMs * backoffCoefficient ** Math.max(0, maximumAttempts - 2)),
     },
