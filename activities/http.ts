@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import { Agent, errors, request } from 'undici';
-import { BlockedAddressError, guardedLookup, isBlockedAddress } from '../lib/network.ts';
+import { addressAllowed, BlockedAddressError, guardedLookup, type NetworkPolicy, type Resolver } from '../lib/network.ts';
 
 /** What one HTTP attempt produced; `errorCode` is set when no HTTP status came back. */
 export interface HttpResult {
@@ -8,7 +8,7 @@ export interface HttpResult {
   headers: Record<string, string>;
   body: string;
   durationMs: number;
-  errorCode?: 'timeout' | 'connection_failed' | 'blocked_address' | 'dns_failed' | 'invalid_url';
+  errorCode?: 'timeout' | 'connection_failed' | 'blocked_address' | 'dns_failed' | 'invalid_url' | 'insecure_url';
   error?: string;
 }
 
@@ -19,14 +19,27 @@ export interface HttpSender {
 
 export const RESPONSE_BODY_LIMIT = 64 * 1024;
 
-/** POSTs with keep-alive connections; never follows redirects; reads at most 64 KiB of a response. */
-export function createHttpSender(options: { timeoutMs: number; allowPrivateNetwork: boolean }): HttpSender {
+export interface HttpSenderOptions extends NetworkPolicy {
+  /** The whole attempt, connection to last byte. */
+  timeoutMs: number;
+  /** ALLOW_HTTP: plain http:// endpoints (https only otherwise). */
+  allowHttp: boolean;
+  /** Replaces the system DNS resolver (tests). */
+  resolve?: Resolver;
+}
+
+/**
+ * POSTs with keep-alive connections; never follows redirects; reads at most 64 KiB of a response;
+ * refuses (as an attempt with `blocked_address`) any address the network policy blocks, checked on
+ * the address the socket actually connects to.
+ */
+export function createHttpSender(options: HttpSenderOptions): HttpSender {
   const agent = new Agent({
     keepAliveTimeout: 30_000,
     connections: 64,
     headersTimeout: options.timeoutMs,
     bodyTimeout: options.timeoutMs,
-    connect: options.allowPrivateNetwork ? { timeout: options.timeoutMs } : { timeout: options.timeoutMs, lookup: guardedLookup },
+    connect: { timeout: options.timeoutMs, lookup: guardedLookup(options, options.resolve) },
   });
 
   return {
@@ -40,8 +53,13 @@ export function createHttpSender(options: { timeoutMs: number; allowPrivateNetwo
       } catch {
         return { statusCode: null, headers: {}, body: '', durationMs: 0, errorCode: 'invalid_url', error: `not an http(s) URL: ${url}` };
       }
+      if (target.protocol === 'http:' && !options.allowHttp) {
+        return { statusCode: null, headers: {}, body: '', durationMs: 0, errorCode: 'insecure_url', error: 'plain http:// endpoints are refused; use https:// (or set ALLOW_HTTP=true)' };
+      }
+      // An IP literal never reaches the lookup: check it here. (The URL parser has already turned
+      // decimal, octal and hex IPv4 forms such as 0x7f.1 into dotted quads.)
       const literal = target.hostname.replace(/^\[|\]$/g, '');
-      if (!options.allowPrivateNetwork && isIP(literal) && isBlockedAddress(literal)) {
+      if (isIP(literal) && !addressAllowed(options, literal)) {
         const error = new BlockedAddressError(literal, literal);
         return { statusCode: null, headers: {}, body: '', durationMs: 0, errorCode: error.code, error: error.message };
       }

@@ -5,7 +5,9 @@ import type { Db } from '../db/connection.ts';
 import type { EnabledEvents, Endpoint, EndpointUpdate, Subscriber } from '../db/database.ts';
 import { newId } from '../lib/ids.ts';
 import type { SecretBox } from '../lib/secrets.ts';
+import { addressAllowed, type NetworkPolicy } from '../lib/network.ts';
 import { newSigningSecret } from '../lib/signing.ts';
+import { isIP } from 'node:net';
 import { ApiError } from './errors.ts';
 import { fetchPage, sendPage } from './pagination.ts';
 import { definer, type ApiSpec } from './route.ts';
@@ -118,7 +120,30 @@ function checkEnabledEvents(events: EnabledEvents | undefined, known: EventTypeR
   }
 }
 
-export function endpointsRouter(db: Db, spec: ApiSpec, deps: { secrets: SecretBox; rotationOverlapMs: number }): Router {
+/**
+ * What can be judged when the URL is saved: the scheme, and an IP literal's address. Names are
+ * judged again on every connection, where their address is known.
+ */
+function checkUrl(url: string | undefined, policy: NetworkPolicy & { allowHttp: boolean }): void {
+  if (url === undefined) return;
+  const parsed = new URL(url);
+  if (parsed.protocol === 'http:' && !policy.allowHttp) {
+    throw new ApiError(422, 'insecure_url', 'the endpoint URL must use https:// (this server does not allow plain http)', [{ field: 'url', message: 'must use https://' }]);
+  }
+  const host = parsed.hostname.replace(/^\[|\]$/g, '');
+  if (isIP(host) && !addressAllowed(policy, host)) {
+    throw new ApiError(422, 'blocked_address', `${host} is a private or reserved address; endpoints must be reachable on the public internet`, [{ field: 'url', message: 'private or reserved address' }]);
+  }
+}
+
+export interface EndpointsDeps {
+  secrets: SecretBox;
+  rotationOverlapMs: number;
+  network: NetworkPolicy & { allowHttp: boolean };
+  maxEndpointsPerSubscriber: number;
+}
+
+export function endpointsRouter(db: Db, spec: ApiSpec, deps: EndpointsDeps): Router {
   const router = Router();
   const define = definer(router, spec, db);
   const tag = 'Endpoints';
@@ -183,11 +208,19 @@ export function endpointsRouter(db: Db, spec: ApiSpec, deps: { secrets: SecretBo
     res.json(secretOut(updated));
   });
 
-  define({ method: 'post', path: '/subscriptions/:id/endpoints', tag, summary: 'Create an endpoint', body: EndpointIn, status: 201, response: EndpointCreatedOut, idempotent: 'stored' }, async ({ res, params, body, accountId }) => {
+  define({ method: 'post', path: '/subscriptions/:id/endpoints', tag, summary: 'Create an endpoint', body: EndpointIn, status: 201, response: EndpointCreatedOut, idempotent: 'stored', description: 'Answers 422 `insecure_url` for http:// unless ALLOW_HTTP, `blocked_address` for a private IP literal, and `limit_exceeded` past MAX_ENDPOINTS_PER_SUBSCRIBER.' }, async ({ res, params, body, accountId }) => {
     const { subscriber, app } = await findSubscriber(db, accountId, params.id!);
+    checkUrl(body.url, deps.network);
     checkEnabledEvents(body.enabled_events, await eventTypesOf(db, app.id));
     const secret = newSigningSecret();
-    const endpoint = await db
+    const endpoint = await db.transaction().execute(async (trx) => {
+      // Locking the subscriber serialises creations, so concurrent ones cannot pass the limit together.
+      await trx.selectFrom('subscribers').select('id').where('id', '=', subscriber.id).forUpdate().executeTakeFirstOrThrow();
+      const count = await trx.selectFrom('endpoints').select((eb) => eb.fn.countAll<number>().as('n')).where('subscriber_id', '=', subscriber.id).executeTakeFirstOrThrow();
+      if (Number(count.n) >= deps.maxEndpointsPerSubscriber) {
+        throw new ApiError(422, 'limit_exceeded', `a subscription can have at most ${deps.maxEndpointsPerSubscriber} endpoints (MAX_ENDPOINTS_PER_SUBSCRIBER)`);
+      }
+      return trx
       .insertInto('endpoints')
       .values({
         id: newId('endpoint'),
@@ -202,16 +235,19 @@ export function endpointsRouter(db: Db, spec: ApiSpec, deps: { secrets: SecretBo
       })
       .returningAll()
       .executeTakeFirstOrThrow();
+    });
     res.status(201).json({ ...(await render([endpoint], app.id))[0]!, secret });
   });
 
   define({
     method: 'patch', path: '/subscriptions/:id/endpoints/:endpoint_id', tag, summary: 'Update an endpoint',
     description: 'Setting status to active re-enables a disabled endpoint and clears disabled_reason.',
+    errors: [],
     body: EndpointPatch, status: 200, response: EndpointOut,
   }, async ({ res, params, body, accountId }) => {
     const { subscriber, app } = await findSubscriber(db, accountId, params.id!);
     const endpoint = await findEndpoint(db, { subscriberId: subscriber.id }, params.endpoint_id!);
+    checkUrl(body.url, deps.network);
     checkEnabledEvents(body.enabled_events, await eventTypesOf(db, app.id));
     const { enabled_events, ...rest } = body;
     const now = new Date();

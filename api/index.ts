@@ -26,7 +26,7 @@ export interface ApiDeps {
   starter: DeliveryStarter;
   temporal: TemporalGateway;
   secrets: SecretBox;
-  config: Pick<Config, 'publicUrl' | 'secretRotationOverlapMs' | 'rateLimitPerSecond'>;
+  config: Pick<Config, 'publicUrl' | 'secretRotationOverlapMs' | 'rateLimitPerSecond' | 'allowPrivateNetwork' | 'allowedNetworks' | 'allowHttp' | 'maxSubscribersPerApp' | 'maxEndpointsPerSubscriber'>;
 }
 
 /** The REST API mounted at /api/v1: one router per resource; all but health and the document need an API key. */
@@ -49,8 +49,8 @@ export function createApi(deps: ApiDeps): { router: Router; spec: ApiSpec } {
   api.use(express.json({ limit: '1mb', type: () => true }));
   api.use(appsRouter(db, spec));
   api.use(eventTypesRouter(db, spec));
-  api.use(subscribersRouter(db, spec));
-  api.use(endpointsRouter(db, spec, { secrets: deps.secrets, rotationOverlapMs: deps.config.secretRotationOverlapMs }));
+  api.use(subscribersRouter(db, spec, deps.config));
+  api.use(endpointsRouter(db, spec, { secrets: deps.secrets, rotationOverlapMs: deps.config.secretRotationOverlapMs, network: deps.config, maxEndpointsPerSubscriber: deps.config.maxEndpointsPerSubscriber }));
   api.use(attemptsRouter(db, spec, deps.starter));
   api.use(apiKeysRouter(db, spec));
   api.use(routeNotFound);

@@ -5,6 +5,7 @@ import type { Db } from '../db/connection.ts';
 import type { App, Subscriber } from '../db/database.ts';
 import { newId } from '../lib/ids.ts';
 import { AppRef, appRef } from './apps.ts';
+import { ApiError } from './errors.ts';
 import { fetchPage, sendPage } from './pagination.ts';
 import { definer, type ApiSpec } from './route.ts';
 import { Id, nonEmpty, optionalEmail, Timestamp } from './schemas.ts';
@@ -27,7 +28,7 @@ export const subscriptionRef = (subscriber: Subscriber): z.infer<typeof Subscrip
 
 export const subscriptionOut = (subscriber: Subscriber, app: App): z.infer<typeof SubscriptionOut> => ({ ...subscriptionRef(subscriber), app: appRef(app) });
 
-export function subscribersRouter(db: Db, spec: ApiSpec): Router {
+export function subscribersRouter(db: Db, spec: ApiSpec, limits: { maxSubscribersPerApp: number }): Router {
   const router = Router();
   const define = definer(router, spec, db);
   const tag = 'Subscriptions';
@@ -40,11 +41,15 @@ export function subscribersRouter(db: Db, spec: ApiSpec): Router {
 
   define({ method: 'post', path: '/apps/:app_id/subscriptions', tag, summary: 'Create a subscription', body: SubscriptionIn, status: 201, response: SubscriptionOut, idempotent: 'stored' }, async ({ res, params, body, accountId }) => {
     const app = await findApp(db, accountId, params.app_id!);
-    const subscriber = await db
-      .insertInto('subscribers')
-      .values({ id: newId('subscriber'), app_id: app.id, name: body.name, email: body.email ?? null })
-      .returningAll()
-      .executeTakeFirstOrThrow();
+    const subscriber = await db.transaction().execute(async (trx) => {
+      // Locking the app serialises creations, so concurrent ones cannot pass the limit together.
+      await trx.selectFrom('apps').select('id').where('id', '=', app.id).forUpdate().executeTakeFirstOrThrow();
+      const count = await trx.selectFrom('subscribers').select((eb) => eb.fn.countAll<number>().as('n')).where('app_id', '=', app.id).executeTakeFirstOrThrow();
+      if (Number(count.n) >= limits.maxSubscribersPerApp) {
+        throw new ApiError(422, 'limit_exceeded', `an app can have at most ${limits.maxSubscribersPerApp} subscriptions (MAX_SUBSCRIBERS_PER_APP)`);
+      }
+      return trx.insertInto('subscribers').values({ id: newId('subscriber'), app_id: app.id, name: body.name, email: body.email ?? null }).returningAll().executeTakeFirstOrThrow();
+    });
     res.status(201).json(subscriptionOut(subscriber, app));
   });
 

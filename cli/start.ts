@@ -22,9 +22,10 @@ export async function startAllInOne(baseConfig: Config): Promise<void> {
     for (const stop of stops.reverse()) await stop().catch((err: unknown) => log.warn('stop failed', { error: err }));
   });
 
-  if (!config.allowPrivateNetwork && process.env.ALLOW_PRIVATE_NETWORK === undefined) {
+  if (process.env.ALLOW_PRIVATE_NETWORK === undefined && process.env.ALLOW_HTTP === undefined) {
     config.allowPrivateNetwork = true;
-    log.warn('ALLOW_PRIVATE_NETWORK is on for this local run, so receivers on localhost work; production servers leave it off');
+    config.allowHttp = true;
+    log.warn('ALLOW_PRIVATE_NETWORK and ALLOW_HTTP are on for this local run, so http://localhost receivers work; production servers leave them off');
   }
   const encryptionKey = config.encryptionKey ?? localEncryptionKey(config.dataDir);
 

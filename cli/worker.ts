@@ -50,7 +50,7 @@ export async function startWorker(opts: {
   const { config, db } = opts;
   installRuntime(config.logLevel);
   const connection = await NativeConnection.connect(connectionOptions(config.temporal));
-  const http = createHttpSender({ timeoutMs: config.deliveryTimeoutMs, allowPrivateNetwork: config.allowPrivateNetwork });
+  const http = createHttpSender({ timeoutMs: config.deliveryTimeoutMs, allowPrivateNetwork: config.allowPrivateNetwork, allowedNetworks: config.allowedNetworks, allowHttp: config.allowHttp });
   const mailer = createMailer({ smtpUrl: config.smtpUrl, from: config.mailFrom, dataDir: config.dataDir });
   const worker = await Worker.create({
     connection,

@@ -1,4 +1,5 @@
 import { formatDuration, parseDuration } from './duration.ts';
+import { parseCidrs } from './network.ts';
 
 /** Everything openhooks reads from its environment, validated once at start. */
 export interface Config {
@@ -22,6 +23,12 @@ export interface Config {
   retry: { initialIntervalMs: number; backoffCoefficient: number; maximumAttempts: number };
   deliveryTimeoutMs: number;
   allowPrivateNetwork: boolean;
+  /** CIDRs deliveries may reach although they are private or reserved. */
+  allowedNetworks: string[];
+  /** Plain http:// endpoints allowed (https only otherwise). */
+  allowHttp: boolean;
+  maxSubscribersPerApp: number;
+  maxEndpointsPerSubscriber: number;
   reconcileIntervalMs: number;
   /** How long a rotated-out signing secret keeps signing next to the new one. */
   secretRotationOverlapMs: number;
@@ -105,6 +112,12 @@ export function loadConfig(env: Env = process.env): Config {
     return raw as T;
   };
 
+  const cidrs = (name: string): string[] => {
+    const list = (read(name) ?? '').split(',').map((c) => c.trim()).filter(Boolean);
+    for (const problem of parseCidrs(list).problems) problems.push(`${name}: ${problem}`);
+    return list;
+  };
+
   const port = integer('PORT', 3000, 0, 65535);
   const encryptionKey = read('ENCRYPTION_KEY');
   if (encryptionKey !== undefined && Buffer.from(encryptionKey, 'base64').length !== 32) {
@@ -140,6 +153,10 @@ export function loadConfig(env: Env = process.env): Config {
     },
     deliveryTimeoutMs: duration('DELIVERY_TIMEOUT', '15s', 100, 600_000),
     allowPrivateNetwork: boolean('ALLOW_PRIVATE_NETWORK', false),
+    allowedNetworks: cidrs('ALLOWED_NETWORKS'),
+    allowHttp: boolean('ALLOW_HTTP', false),
+    maxSubscribersPerApp: integer('MAX_SUBSCRIBERS_PER_APP', 10_000, 1, 10_000_000),
+    maxEndpointsPerSubscriber: integer('MAX_ENDPOINTS_PER_SUBSCRIBER', 20, 1, 10_000),
     reconcileIntervalMs: duration('RECONCILE_INTERVAL', '30s', 100, 3_600_000),
     secretRotationOverlapMs: duration('SECRET_ROTATION_OVERLAP', '24h', 0, 30 * 86_400_000),
     rateLimitPerSecond: integer('RATE_LIMIT', 100, 0, 1_000_000),

@@ -24,26 +24,66 @@ export function isBlockedAddress(address: string): boolean {
   return blocked.check(address, 'ipv4');
 }
 
+/** Which addresses deliveries may connect to: public ones, plus what the operator opened. */
+export interface NetworkPolicy {
+  /** ALLOW_PRIVATE_NETWORK: every address, for development. */
+  allowPrivateNetwork: boolean;
+  /** ALLOWED_NETWORKS: CIDRs opened even though they are private or reserved. */
+  allowedNetworks: string[];
+}
+
+/** Parses `10.0.0.0/8, fd00::/8` into a BlockList; each bad entry gets its own problem line. */
+export function parseCidrs(cidrs: readonly string[]): { list: BlockList; problems: string[] } {
+  const list = new BlockList();
+  const problems: string[] = [];
+  for (const cidr of cidrs) {
+    const match = /^([^/]+)\/(\d{1,3})$/.exec(cidr);
+    const family = match ? isIP(match[1]!) : 0;
+    const prefix = match ? Number(match[2]) : -1;
+    if (!match || family === 0 || prefix > (family === 4 ? 32 : 128)) {
+      problems.push(`${cidr} is not a CIDR such as 10.0.0.0/8 or fd00::/8`);
+      continue;
+    }
+    list.addSubnet(match[1]!, prefix, family === 4 ? 'ipv4' : 'ipv6');
+  }
+  return { list, problems };
+}
+
+/** True when the policy lets a delivery connect to this IP address. */
+export function addressAllowed(policy: NetworkPolicy, address: string, allowlist = parseCidrs(policy.allowedNetworks).list): boolean {
+  if (policy.allowPrivateNetwork || !isBlockedAddress(address)) return true;
+  const family = isIP(address);
+  return family !== 0 && allowlist.check(address, family === 4 ? 'ipv4' : 'ipv6');
+}
+
 export class BlockedAddressError extends Error {
   readonly code = 'blocked_address';
   constructor(host: string, address: string) {
-    super(`${host} resolves to ${address}, a private or reserved address; set ALLOW_PRIVATE_NETWORK=true to allow it`);
+    super(`${host === address ? address : `${host} resolves to ${address}, which`} is a private or reserved address; ALLOW_PRIVATE_NETWORK or ALLOWED_NETWORKS can open it`);
   }
 }
 
 type LookupCallback = (err: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void;
+export type Resolver = (hostname: string, callback: (err: NodeJS.ErrnoException | null, addresses: LookupAddress[]) => void) => void;
+
+const systemResolver: Resolver = (hostname, callback) => dnsLookup(hostname, { all: true }, callback);
 
 /**
- * A `lookup` for net.connect that refuses blocked addresses. The socket connects to the address
- * checked here, so a DNS answer cannot change between the check and the connection.
+ * A `lookup` for net.connect that refuses addresses the policy blocks. The socket connects to the
+ * address checked here, so a DNS answer cannot change between the check and the connection (no
+ * rebinding). `resolve` is the system resolver except in tests.
  */
-export function guardedLookup(hostname: string, options: { all?: boolean }, callback: LookupCallback): void {
-  dnsLookup(hostname, { all: true }, (err, addresses) => {
-    if (err) return callback(err, []);
-    const bad = addresses.find((a) => isBlockedAddress(a.address));
-    if (bad) return callback(new BlockedAddressError(hostname, bad.address), []);
-    if (options.all) return callback(null, addresses);
-    const first = addresses[0]!;
-    callback(null, first.address, first.family);
-  });
+export function guardedLookup(policy: NetworkPolicy, resolve: Resolver = systemResolver) {
+  const allowlist = parseCidrs(policy.allowedNetworks).list;
+  return (hostname: string, options: { all?: boolean }, callback: LookupCallback): void => {
+    resolve(hostname, (err, addresses) => {
+      if (err) return callback(err, []);
+      if (addresses.length === 0) return callback(Object.assign(new Error(`${hostname} has no address`), { code: 'ENOTFOUND' }), []);
+      const bad = addresses.find((a) => !addressAllowed(policy, a.address, allowlist));
+      if (bad) return callback(new BlockedAddressError(hostname, bad.address), []);
+      if (options.all) return callback(null, addresses);
+      const first = addresses[0]!;
+      callback(null, first.address, first.family);
+    });
+  };
 }
