@@ -1,7 +1,7 @@
 import type { RequestHandler, Response } from 'express';
 import { sql } from 'kysely';
 import type { Db } from '../db/connection.ts';
-import { hashApiKey, parseApiKey, sameHash } from '../lib/secrets.ts';
+import { parseApiKey, verifyApiKey } from '../lib/secrets.ts';
 import { ApiError, handle } from './errors.ts';
 
 /** Checks `Authorization: Bearer <api key>` and puts the key's account on `res.locals.accountId`. */
@@ -19,7 +19,7 @@ export function authenticate(db: Db): RequestHandler {
           .where('revoked_at', 'is', null)
           .executeTakeFirst()
       : undefined;
-    if (!row || !sameHash(row.key_hash, hashApiKey(key))) throw new ApiError(401, 'unauthorized', 'the API key is not valid');
+    if (!row || !verifyApiKey(key, row.key_hash)) throw new ApiError(401, 'unauthorized', 'the API key is not valid');
     res.locals.accountId = row.account_id;
     res.locals.apiKeyId = row.id;
     // Coarse on purpose: one write per key per minute, not one per request.

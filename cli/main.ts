@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { createAccount } from '../db/accounts.ts';
+import { reencryptSecrets } from '../db/secrets.ts';
 import { migrateToLatest } from '../db/connection.ts';
 import { ConfigError, loadConfig } from '../lib/config.ts';
 import { log, setLogLevel } from '../lib/log.ts';
@@ -17,6 +18,8 @@ Commands:
   migrate               bring the database schema up to date
   account create --name N --email E --password P
                         create an account with its owner and an API key; prints JSON
+  secrets reencrypt     encrypt every stored secret with the current ENCRYPTION_KEY
+                        (after rotating it; older keys in ENCRYPTION_KEYS_PREVIOUS)
 
 Configuration is read from environment variables; see README.md.`;
 
@@ -72,6 +75,17 @@ async function main(argv: string[]): Promise<void> {
         await migrateToLatest(db);
         const account = await createAccount(db, { name: values.name, email: values.email, password: values.password });
         console.log(JSON.stringify({ account_id: account.accountId, user_id: account.userId, api_key: account.apiKey }));
+      } finally {
+        await db.destroy();
+      }
+      return;
+    }
+    case 'secrets': {
+      if (rest[0] !== 'reencrypt') throw new UsageError('openhooks secrets reencrypt');
+      const db = openDb(config);
+      try {
+        const changed = await reencryptSecrets(db, secretBox(config));
+        console.log(JSON.stringify({ reencrypted_endpoints: changed }));
       } finally {
         await db.destroy();
       }

@@ -30,7 +30,7 @@ export function openDb(config: Config): Db {
 }
 
 export function secretBox(config: Config): SecretBox {
-  return new SecretBox(requireSetting(config.encryptionKey, 'ENCRYPTION_KEY', 'set it to 32 random bytes in base64 (openssl rand -base64 32)'));
+  return new SecretBox(requireSetting(config.encryptionKey, 'ENCRYPTION_KEY', 'set it to 32 random bytes in base64 (openssl rand -base64 32)'), config.previousEncryptionKeys);
 }
 
 /** For `npm start` only: a key kept in the data folder, created on first start. */

@@ -61,7 +61,7 @@ export async function startAllInOne(baseConfig: Config): Promise<void> {
   }
 
   const full = withTemporalAddress(config, temporalAddress);
-  const secrets = new SecretBox(encryptionKey);
+  const secrets = new SecretBox(encryptionKey, config.previousEncryptionKeys);
   const worker = await startWorker({ config: full, db, secrets });
   stops.push(() => worker.stop());
   const server = await startServer({ config: full, db, secrets });

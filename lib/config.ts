@@ -20,6 +20,8 @@ export interface Config {
   smtpUrl: string | undefined;
   mailFrom: string;
   encryptionKey: string | undefined;
+  /** Older keys, still read so that ENCRYPTION_KEY can rotate. */
+  previousEncryptionKeys: string[];
   retry: { initialIntervalMs: number; backoffCoefficient: number; maximumAttempts: number };
   deliveryTimeoutMs: number;
   allowPrivateNetwork: boolean;
@@ -123,6 +125,10 @@ export function loadConfig(env: Env = process.env): Config {
   if (encryptionKey !== undefined && Buffer.from(encryptionKey, 'base64').length !== 32) {
     problems.push('ENCRYPTION_KEY must be 32 random bytes in base64 (openssl rand -base64 32)');
   }
+  const previousEncryptionKeys = (read('ENCRYPTION_KEYS_PREVIOUS') ?? '').split(',').map((k) => k.trim()).filter(Boolean);
+  if (previousEncryptionKeys.some((k) => Buffer.from(k, 'base64').length !== 32)) {
+    problems.push('ENCRYPTION_KEYS_PREVIOUS must be a comma-separated list of 32-byte keys in base64');
+  }
   const temporalAddress = read('TEMPORAL_ADDRESS');
   if (temporalAddress !== undefined && !/^[\w.-]+:\d+$|^\[[\da-f:]+\]:\d+$/i.test(temporalAddress)) {
     problems.push(`TEMPORAL_ADDRESS=${temporalAddress} must be host:port, such as localhost:7233`);
@@ -146,6 +152,7 @@ export function loadConfig(env: Env = process.env): Config {
     smtpUrl: url('SMTP_URL', undefined, ['smtp:', 'smtps:']),
     mailFrom: read('MAIL_FROM') ?? 'openhooks <no-reply@localhost>',
     encryptionKey,
+    previousEncryptionKeys,
     retry: {
       initialIntervalMs: duration('RETRY_INITIAL_INTERVAL', '1m', 10, 86_400_000),
       backoffCoefficient: decimal('RETRY_BACKOFF_COEFFICIENT', 4, 1, 100),

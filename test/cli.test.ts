@@ -3,7 +3,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDb } from '../db/connection.ts';
 import { migrations } from '../db/migrations/index.ts';
-import { hashApiKey } from '../lib/secrets.ts';
+import { newEncryptionKey, SecretBox, verifyApiKey } from '../lib/secrets.ts';
 import { createTestDatabase } from './support/stack.ts';
 
 const run = promisify(execFile);
@@ -43,7 +43,9 @@ describe('openhooks command', () => {
       expect(user).toMatchObject({ email: 'owner@acme.test', role: 'owner' });
       expect(user.password_hash).not.toContain('long enough');
       const key = await db.selectFrom('api_keys').select('key_hash').where('account_id', '=', printed.account_id).executeTakeFirstOrThrow();
-      expect(key.key_hash).toBe(hashApiKey(printed.api_key));
+      expect(key.key_hash).not.toContain(printed.api_key.slice(17));
+      expect(verifyApiKey(printed.api_key, key.key_hash)).toBe(true);
+      expect(verifyApiKey(`${printed.api_key.slice(0, -1)}x`, key.key_hash)).toBe(false);
     } finally {
       await db.destroy();
     }
@@ -61,6 +63,30 @@ describe('openhooks command', () => {
       expect(short.code).toBe(1);
       expect(short.stderr).toContain('at least 8 characters');
       expect(await count()).toEqual(before);
+    } finally {
+      await db.destroy();
+    }
+  });
+
+  it('re-encrypts stored secrets with a rotated ENCRYPTION_KEY, once', async () => {
+    const oldKey = newEncryptionKey();
+    const newKey = newEncryptionKey();
+    const db = createDb(database.url, 1);
+    try {
+      const account = await db.selectFrom('accounts').select('id').executeTakeFirstOrThrow();
+      await db.insertInto('apps').values({ id: 'app_reencrypt', account_id: account.id, name: 'A' }).execute();
+      await db.insertInto('subscribers').values({ id: 'sub_reencrypt', app_id: 'app_reencrypt', name: 'S' }).execute();
+      await db
+        .insertInto('endpoints')
+        .values({ id: 'ep_reencrypt', app_id: 'app_reencrypt', subscriber_id: 'sub_reencrypt', url: 'https://example.test/', version: '1', status: 'active', enabled_events: '"*"', secret: new SecretBox(oldKey).encrypt('whsec_current'), previous_secret: new SecretBox(oldKey).encrypt('whsec_before') })
+        .execute();
+      const env = { DATABASE_URL: database.url, ENCRYPTION_KEY: newKey, ENCRYPTION_KEYS_PREVIOUS: oldKey };
+      expect(JSON.parse((await openhooks(['secrets', 'reencrypt'], env)).stdout)).toEqual({ reencrypted_endpoints: 1 });
+      expect(JSON.parse((await openhooks(['secrets', 'reencrypt'], env)).stdout)).toEqual({ reencrypted_endpoints: 0 });
+      const row = await db.selectFrom('endpoints').select(['secret', 'previous_secret']).where('id', '=', 'ep_reencrypt').executeTakeFirstOrThrow();
+      const onlyNew = new SecretBox(newKey);
+      expect(onlyNew.decrypt(row.secret)).toBe('whsec_current');
+      expect(onlyNew.decrypt(row.previous_secret!)).toBe('whsec_before');
     } finally {
       await db.destroy();
     }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SecretBox, hashApiKey, hashPassword, newApiKey, newEncryptionKey, parseApiKey, sameHash, verifyPassword } from '../../lib/secrets.ts';
+import { SecretBox, hashApiKey, hashPassword, newApiKey, newEncryptionKey, parseApiKey, verifyApiKey, verifyPassword } from '../../lib/secrets.ts';
 
 describe('SecretBox', () => {
   const box = new SecretBox(newEncryptionKey());
@@ -33,16 +33,42 @@ describe('SecretBox', () => {
   it('requires a 32-byte key', () => {
     expect(() => new SecretBox(Buffer.alloc(16).toString('base64'))).toThrow(/32 bytes/);
   });
+
+  it('keeps reading values written with a previous key after ENCRYPTION_KEY rotates', () => {
+    const oldKey = newEncryptionKey();
+    const sealedOld = new SecretBox(oldKey).encrypt('whsec_old');
+    const rotated = new SecretBox(newEncryptionKey(), [oldKey]);
+    expect(rotated.decrypt(sealedOld)).toBe('whsec_old');
+    expect(rotated.isStale(sealedOld)).toBe(true);
+    const resealed = rotated.encrypt(rotated.decrypt(sealedOld));
+    expect(rotated.isStale(resealed)).toBe(false);
+    // Without the previous key listed, the old value is unreadable, with a message saying why.
+    expect(() => new SecretBox(newEncryptionKey()).decrypt(sealedOld)).toThrow(/ENCRYPTION_KEYS_PREVIOUS/);
+  });
+
+  it('derives distinct keys per purpose from the current key', () => {
+    const box = new SecretBox(newEncryptionKey());
+    expect(box.deriveKey('tokens')).toHaveLength(32);
+    expect(box.deriveKey('tokens').equals(box.deriveKey('tokens'))).toBe(true);
+    expect(box.deriveKey('tokens').equals(box.deriveKey('sessions'))).toBe(false);
+  });
 });
 
 describe('API keys', () => {
-  it('newApiKey parses back to its prefix and hashes consistently', () => {
+  it('newApiKey parses back to its prefix and stores only a salted hash', () => {
     const { key, prefix, hash } = newApiKey();
     expect(key).toMatch(/^ohk_[0-9a-f]{12}_[\w-]{32}$/);
     expect(parseApiKey(key)).toEqual({ prefix });
-    expect(hash).toBe(hashApiKey(key));
-    expect(sameHash(hash, hashApiKey(key))).toBe(true);
-    expect(sameHash(hash, hashApiKey(`${key}x`))).toBe(false);
+    expect(hash).toMatch(/^sha256\$[\w-]{22}\$[0-9a-f]{64}$/);
+    expect(hash).not.toContain(key.slice(17));
+    expect(verifyApiKey(key, hash)).toBe(true);
+    expect(verifyApiKey(`${key}x`, hash)).toBe(false);
+    expect(verifyApiKey(key, 'sha256$$')).toBe(false);
+    expect(verifyApiKey(key, 'plain')).toBe(false);
+    // Salted: the same key hashes differently each time, and each hash verifies.
+    const again = hashApiKey(key);
+    expect(again).not.toBe(hash);
+    expect(verifyApiKey(key, again)).toBe(true);
     expect(newApiKey().key).not.toBe(key);
   });
 
