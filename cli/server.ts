@@ -10,6 +10,8 @@ import type { SecretBox } from '../lib/secrets.ts';
 import { TemporalGateway } from '../lib/temporal.ts';
 import { mountPortal, portalBuildExists } from '../portal/mount.ts';
 
+const STOP_GRACE_MS = 10_000;
+
 export interface RunningServer {
   url: string;
   port: number;
@@ -47,9 +49,14 @@ export async function startServer(opts: {
   return {
     url: `http://127.0.0.1:${port}`,
     port,
+    /** Stops accepting connections, lets requests under way finish (10 s at most), then closes. */
     async stop() {
       await new Promise<void>((resolve) => {
-        server.close(() => resolve());
+        const force = setTimeout(() => server.closeAllConnections(), STOP_GRACE_MS);
+        server.close(() => {
+          clearTimeout(force);
+          resolve();
+        });
         server.closeIdleConnections();
       });
       await temporal.close();
