@@ -2,14 +2,17 @@ import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import { BlockList, isIP } from 'node:net';
 
 // Addresses a webhook must never reach unless the operator allows private networks: loopback,
-// private, link-local (cloud metadata), CGNAT, benchmarking, multicast, reserved, and IPv6 kin.
+// private, link-local (cloud metadata), CGNAT, benchmarking, documentation, multicast, reserved,
+// and IPv6 kin (including the NAT64, 6to4 and Teredo forms that carry an IPv4 address).
 const blocked = new BlockList();
 for (const [net, prefix] of [
   ['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16],
-  ['172.16.0.0', 12], ['192.0.0.0', 24], ['192.168.0.0', 16], ['198.18.0.0', 15], ['224.0.0.0', 4], ['240.0.0.0', 4],
+  ['172.16.0.0', 12], ['192.0.0.0', 24], ['192.0.2.0', 24], ['192.168.0.0', 16], ['198.18.0.0', 15], ['198.51.100.0', 24],
+  ['203.0.113.0', 24], ['224.0.0.0', 4], ['240.0.0.0', 4],
 ] as const) blocked.addSubnet(net, prefix, 'ipv4');
 for (const [net, prefix] of [
-  ['::', 96], ['::ffff:0:0:0', 96], ['2002::', 16], ['fc00::', 7], ['fe80::', 10], ['ff00::', 8], ['64:ff9b::', 96], ['64:ff9b:1::', 48],
+  ['::', 96], ['::ffff:0:0:0', 96], ['100::', 64], ['2001::', 32], ['2001:db8::', 32], ['2002::', 16], ['fc00::', 7], ['fe80::', 10],
+  ['ff00::', 8], ['64:ff9b::', 96], ['64:ff9b:1::', 48],
 ] as const) blocked.addSubnet(net, prefix, 'ipv6');
 
 export function isBlockedAddress(address: string): boolean {
