@@ -30,7 +30,8 @@ function installRuntime(level: Config['logLevel']): void {
       else if (entryLevel === 'WARN') log.warn(message, fields);
       else log.debug(message, fields);
     }),
-    telemetryOptions: { logging: { filter: { core: sdkLevel === 'DEBUG' ? 'INFO' : 'WARN', other: 'ERROR' } } },
+    // Native (Rust core) logs are forwarded to the logger above too, so every line is JSON.
+    telemetryOptions: { logging: { filter: { core: sdkLevel === 'DEBUG' ? 'INFO' : 'WARN', other: 'ERROR' }, forward: {} } },
   });
 }
 

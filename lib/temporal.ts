@@ -6,7 +6,8 @@ export type TemporalSettings = Config['temporal'] & { address: string };
 export function connectionOptions(settings: TemporalSettings) {
   return {
     address: settings.address,
-    tls: settings.tls ? {} : undefined,
+    // false, not undefined: the SDK turns TLS on by itself when an API key is set and tls is undefined.
+    tls: settings.tls ? {} : false,
     apiKey: settings.apiKey,
   };
 }
