@@ -12,13 +12,11 @@ import { ApiError } from './errors.ts';
 import { fetchPage, sendPage } from './pagination.ts';
 import { definer, type ApiSpec } from './route.ts';
 import { Id, NullableTimestamp, Timestamp } from './schemas.ts';
+import { singleLine } from './validation.ts';
 import { findApp, findEndpoint, findSubscriber } from './scope.ts';
 import { SubscriptionRef, subscriptionRef } from './subscribers.ts';
 
-const url = z
-  .string()
-  .trim()
-  .max(2000)
+const url = singleLine(2000)
   .refine((value) => {
     try {
       return ['http:', 'https:'].includes(new URL(value).protocol);

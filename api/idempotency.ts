@@ -64,12 +64,12 @@ export async function runIdempotent(
     return;
   }
 
-  // Capture the answer the handler sends, to store it once it is a success.
-  let answer: unknown;
-  const json = res.json.bind(res);
+  // Hold the handler's answer until it is stored, so a retry right after it finds it.
+  let answer: { payload: unknown } | undefined;
+  const send = res.json.bind(res);
   res.json = (payload: unknown) => {
-    answer = payload;
-    return json(payload);
+    answer = { payload };
+    return res;
   };
   const release = () => db.deleteFrom('idempotency_keys').where('account_id', '=', accountId).where('key', '=', key).execute();
   try {
@@ -77,15 +77,18 @@ export async function runIdempotent(
   } catch (err) {
     await release();
     throw err;
+  } finally {
+    res.json = send;
   }
   if (res.statusCode >= 200 && res.statusCode < 300) {
     await db
       .updateTable('idempotency_keys')
-      .set({ status_code: res.statusCode, response: JSON.stringify(answer ?? null) })
+      .set({ status_code: res.statusCode, response: JSON.stringify(answer?.payload ?? null) })
       .where('account_id', '=', accountId)
       .where('key', '=', key)
       .execute();
   } else {
     await release();
   }
+  if (answer) send(answer.payload);
 }

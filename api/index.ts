@@ -1,4 +1,4 @@
-import express, { Router } from 'express';
+import { Router } from 'express';
 import type { Db } from '../db/connection.ts';
 import type { Config } from '../lib/config.ts';
 import type { DeliveryStarter } from '../lib/delivery-starter.ts';
@@ -10,7 +10,7 @@ import { appsRouter } from './apps.ts';
 import { attemptsRouter } from './attempts.ts';
 import { authenticate } from './auth.ts';
 import { endpointsRouter } from './endpoints.ts';
-import { errorHandler, routeNotFound } from './errors.ts';
+import { errorHandler, jsonBody, routeNotFound } from './errors.ts';
 import { eventTypesRouter } from './event-types.ts';
 import { healthRouter } from './health.ts';
 import { messagesRouter } from './messages.ts';
@@ -46,7 +46,7 @@ export function createApi(deps: ApiDeps): { router: Router; spec: ApiSpec } {
   api.use(rateLimitPerKey(deps.config.rateLimitPerSecond));
   // Messages parse their own bodies with the smaller limit; everything else gets 1 MiB.
   api.use(messagesRouter(db, spec, deps.starter, deps.config.publicUrl));
-  api.use(express.json({ limit: '1mb', type: () => true }));
+  api.use(jsonBody('1mb'));
   api.use(appsRouter(db, spec));
   api.use(eventTypesRouter(db, spec));
   api.use(subscribersRouter(db, spec, deps.config));

@@ -1,4 +1,4 @@
-import express, { Router } from 'express';
+import { Router } from 'express';
 import { z } from 'zod';
 import type { Db } from '../db/connection.ts';
 import type { App, Message } from '../db/database.ts';
@@ -6,7 +6,7 @@ import { acceptMessage } from '../db/messages.ts';
 import type { DeliveryStarter } from '../lib/delivery-starter.ts';
 import { codeSamples, SAMPLE_LANGUAGES } from './code-samples.ts';
 import { log } from '../lib/log.ts';
-import { ApiError, notFound } from './errors.ts';
+import { ApiError, jsonBody, notFound } from './errors.ts';
 import { idempotencyKeyOf, requestHash } from './idempotency.ts';
 import { fetchPage, sendPage } from './pagination.ts';
 import { definer, type ApiSpec, type Context } from './route.ts';
@@ -112,7 +112,7 @@ export function messagesRouter(db: Db, spec: ApiSpec, starter: DeliveryStarter, 
   const router = Router();
   const define = definer(router, spec, db);
   const tag = 'Messages';
-  const json = express.json({ limit: MESSAGE_BODY_LIMIT, type: () => true });
+  const json = jsonBody(MESSAGE_BODY_LIMIT);
 
   async function send({ req, res, body }: Context<z.output<typeof MessageIn>, undefined>, app: App, target: { subscriberId?: string; endpointId?: string }) {
     const idempotencyKey = idempotencyKeyOf(req);
@@ -143,7 +143,7 @@ export function messagesRouter(db: Db, spec: ApiSpec, starter: DeliveryStarter, 
   }
 
   const sendOp = {
-    method: 'post' as const, tag, body: MessageIn, status: 202, response: MessageOut, errors: [413, 415], idempotent: 'atomic' as const, before: [json],
+    method: 'post' as const, tag, body: MessageIn, status: 202, response: MessageOut, errors: [413, 415], idempotent: 'atomic' as const, before: json,
     description: 'Accepted once it is stored with one delivery per matching endpoint (active, subscribed to the event type or "*", same version); delivery follows. A repeated event_id or Idempotency-Key answers the original message and sends nothing.',
   };
 

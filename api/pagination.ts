@@ -23,7 +23,8 @@ export function readPage(req: Request): Page {
 export function sendPage(req: Request, res: Response, page: Page, total: number, items: unknown[]): void {
   const last = Math.max(1, Math.ceil(total / page.perPage));
   const link = (n: number, rel: string) => {
-    const url = new URL(req.originalUrl, `${req.protocol}://${req.get('host') ?? 'localhost'}`);
+    // From PUBLIC_URL, never from the client's Host header.
+    const url = new URL(`${String(req.app.locals.publicUrl ?? 'http://localhost')}${req.originalUrl}`);
     url.searchParams.set('page', String(n));
     url.searchParams.set('per_page', String(page.perPage));
     return `<${url.toString()}>; rel="${rel}"`;

@@ -2,10 +2,10 @@ import type { Request, RequestHandler, Response, Router } from 'express';
 import type { z } from 'zod';
 import type { Db } from '../db/connection.ts';
 import { accountOf } from './auth.ts';
-import { handle } from './errors.ts';
+import { ApiError, handle, notFound } from './errors.ts';
 import { runIdempotent } from './idempotency.ts';
 import { readPage, type Page } from './pagination.ts';
-import { parseBody, parseQuery } from './validation.ts';
+import { badText, parseBody, parseQuery } from './validation.ts';
 
 type Method = 'get' | 'post' | 'patch' | 'delete';
 type Schema = z.ZodType;
@@ -66,6 +66,12 @@ export function definer(router: Router, spec: ApiSpec, db: Db): Define {
       op.path,
       ...(op.before ?? []),
       handle(async (req, res) => {
+        // An id that cannot exist (NUL, broken Unicode) is simply not found; it never reaches Postgres.
+        if (Object.values(req.params).some((value) => badText(value) !== undefined)) throw notFound('resource');
+        if (!op.body && hasBody(req.body)) {
+          const fields = typeof req.body === 'object' && req.body !== null && !Array.isArray(req.body) ? Object.keys(req.body as object) : [''];
+          throw new ApiError(422, 'validation_failed', `${op.method.toUpperCase()} ${op.path} takes no request body`, fields.map((field) => ({ field, message: field ? `unknown field: ${field}` : 'no body expected' })));
+        }
         const body = (op.body ? parseBody(op.body, req) : undefined) as never;
         const query = (op.query ? parseQuery(op.query, req) : undefined) as never;
         const page = op.paginated ? readPage(req) : { page: 1, perPage: 0, offset: 0 };
@@ -76,4 +82,10 @@ export function definer(router: Router, spec: ApiSpec, db: Db): Define {
       }),
     );
   };
+}
+
+/** The JSON parser leaves `{}` when nothing was sent; anything else is a body. */
+function hasBody(body: unknown): boolean {
+  if (body === undefined) return false;
+  return !(typeof body === 'object' && body !== null && !Array.isArray(body) && Object.keys(body).length === 0);
 }

@@ -13,5 +13,5 @@ export const ErrorOut = z
   })
   .meta({ id: 'Error' });
 
-export const nonEmpty = (max: number) => z.string().trim().min(1, 'must not be empty').max(max, `must be at most ${max} characters`);
+export { singleLine as nonEmpty } from './validation.ts';
 export const optionalEmail = z.email('must be an email address').max(254).nullish();

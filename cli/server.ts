@@ -30,6 +30,7 @@ export async function startServer(opts: {
   const starter = new DeliveryStarter(db, temporal, config);
   const app = express();
   app.disable('x-powered-by');
+  app.locals.publicUrl = config.publicUrl;
   app.set('trust proxy', 'loopback');
   const api = createApi({ db, starter, temporal, secrets, config });
   app.use('/api/v1', api.router);
@@ -42,6 +43,12 @@ export async function startServer(opts: {
 
   const server = await new Promise<Server>((resolve, reject) => {
     const s = app.listen(config.port, config.host, () => resolve(s)).on('error', reject);
+  });
+  // Requests Node's parser refuses (bad header bytes…) get the API's JSON error shape too.
+  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    if (!socket.writable || err.code === 'ECONNRESET') return socket.destroy();
+    const body = JSON.stringify({ error: 'the request is not valid HTTP', code: 'bad_request' });
+    socket.end(`HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
   });
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
