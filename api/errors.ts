@@ -1,5 +1,6 @@
 import express, { type ErrorRequestHandler, type RequestHandler } from 'express';
 import { log } from '../lib/log.ts';
+import { isDatabaseUnavailable } from '../lib/retry.ts';
 
 export interface ErrorDetail {
   field: string;
@@ -27,8 +28,6 @@ export function handle(fn: (...args: Parameters<RequestHandler>) => Promise<unkn
   };
 }
 
-const POSTGRES_UNAVAILABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', '57P01', '57P03', '08000', '08003', '08006']);
-
 export const errorHandler: ErrorRequestHandler = (err: unknown, _req, res, _next) => {
   const apiError = toApiError(err);
   if (apiError.status === 503) log.warn('request refused: a dependency is unavailable', { error: err });
@@ -51,8 +50,7 @@ function toApiError(err: unknown): ApiError {
   // Express's own refusals, such as a path it cannot decode (URIError, 400).
   if (err instanceof URIError) return new ApiError(400, 'malformed_path', 'the request path is not valid percent-encoded UTF-8');
   if (typeof e.status === 'number' && e.status >= 400 && e.status < 500) return new ApiError(e.status, 'bad_request', e.message ?? 'bad request');
-  if (e.code && POSTGRES_UNAVAILABLE.has(e.code)) return new ApiError(503, 'database_unavailable', 'the database is unavailable; try again shortly');
-  if (e.message?.includes('timeout exceeded when trying to connect')) return new ApiError(503, 'database_unavailable', 'the database is unavailable; try again shortly');
+  if (isDatabaseUnavailable(err)) return new ApiError(503, 'database_unavailable', 'the database is unavailable; try again shortly');
   return new ApiError(500, 'internal_error', 'internal error; the server log has the details');
 }
 
