@@ -3,7 +3,8 @@ import { afterAll, beforeAll, expect, it, onTestFailed } from 'vitest';
 import type { Db } from '../../db/connection.ts';
 import { waitFor } from '../support/ports.ts';
 import { apiClient, seed } from '../support/stack.ts';
-import { between, startSystem, ledger, OpenhooksProcess, pool, postJson, sleep, startDelayedReceiver, type DelayedReceiver, printLogs } from './support.ts';
+import { OpenhooksProcess, printLogs, sleep } from '../support/processes.ts';
+import { between, startSystem, ledger, pool, postJson, startDelayedReceiver, type DelayedReceiver } from './support.ts';
 
 // The API process is SIGKILLed while producers post; each producer retries its own POST with the same
 // Idempotency-Key until it gets 202. Nothing may be lost and nothing stored twice.
@@ -86,7 +87,7 @@ it('an API process SIGKILLed mid-run loses no message and stores none twice', as
   }
   if (caught.length === 0) inFlightAtKill = postsInFlight;
   const killAt = Date.now();
-  await server.kill('SIGKILL');
+  await server.stop('SIGKILL');
   await server.start();
   const downFor = Date.now() - killAt;
   const posted = await produce;

@@ -8,7 +8,8 @@ import { afterAll, beforeAll, expect, it, onTestFailed } from 'vitest';
 import { createDb, type Db } from '../../db/connection.ts';
 import { freePort, waitFor } from '../support/ports.ts';
 import { apiClient, seed, testEnv } from '../support/stack.ts';
-import { between, createAccountCli, faultDir, ledger, OpenhooksProcess, openhooksCommand, portIsFree, postJson, sleep, startDelayedReceiver, stopAll, type DelayedReceiver, type PostResult, printLogs } from './support.ts';
+import { createAccountCli, OpenhooksProcess, openhooksCommandOk, printLogs, sleep, stopAll } from '../support/processes.ts';
+import { between, faultDir, ledger, portIsFree, postJson, startDelayedReceiver, type DelayedReceiver, type PostResult } from './support.ts';
 
 // A Postgres cluster of this test's own (the shared one on 5432 must never stop), stopped for 20 s
 // while messages are posted and deliveries are in flight.
@@ -66,7 +67,7 @@ beforeAll(async () => {
     DELIVERY_TIMEOUT: '5s',
     RATE_LIMIT: '0',
   });
-  await openhooksCommand(['migrate'], env);
+  await openhooksCommandOk(['migrate'], env);
   ({ apiKey } = await createAccountCli(env));
   server = new OpenhooksProcess('server', env, dir);
   worker = new OpenhooksProcess('worker', env, dir);

@@ -4,7 +4,8 @@ import { createDb, type Db } from '../../db/connection.ts';
 import { startDevServer, stopProcess, type DevServer } from '../../lib/temporal-dev-server.ts';
 import { freePort, waitFor } from '../support/ports.ts';
 import { apiClient, createTestDatabase, seed, testEnv } from '../support/stack.ts';
-import { between, createAccountCli, faultDir, ledger, OpenhooksProcess, postJson, sleep, startDelayedReceiver, stopAll, type DelayedReceiver, type PostResult, printLogs } from './support.ts';
+import { createAccountCli, OpenhooksProcess, printLogs, sleep, stopAll } from '../support/processes.ts';
+import { between, faultDir, ledger, postJson, startDelayedReceiver, type DelayedReceiver, type PostResult } from './support.ts';
 
 // This file owns its Temporal dev server (the shared one must never go away): it is stopped mid-run,
 // kept down ~5 s while messages keep coming, and started again on the same port and SQLite file.

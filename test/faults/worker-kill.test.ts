@@ -2,7 +2,8 @@ import { afterAll, beforeAll, expect, it, onTestFailed } from 'vitest';
 import type { Db } from '../../db/connection.ts';
 import { waitFor } from '../support/ports.ts';
 import { apiClient, seed } from '../support/stack.ts';
-import { between, startSystem, ledger, OpenhooksProcess, pool, postJson, startDelayedReceiver, type DelayedReceiver, printLogs } from './support.ts';
+import { OpenhooksProcess, printLogs } from '../support/processes.ts';
+import { between, startSystem, ledger, pool, postJson, startDelayedReceiver, type DelayedReceiver } from './support.ts';
 
 // A worker process dies by SIGKILL while ~dozens of HTTP requests are in flight. The activities it held
 // are retried by Temporal once their timeout passes; a new worker process picks them up.
@@ -45,7 +46,7 @@ it('a worker SIGKILLed mid-flight loses no message and re-sends at most what was
   const inFlightAtKill = r.inFlight();
   const killAt = Date.now();
   const receivedAtKill = r.requests.length;
-  await worker.kill('SIGKILL');
+  await worker.stop('SIGKILL');
   // Answered this shortly before the kill: the worker may have died before recording the success.
   const answeredJustBefore = r.requests.filter((q) => q.answeredAt !== undefined && q.answeredAt <= killAt && killAt - q.answeredAt <= 250).length;
 

@@ -5,7 +5,7 @@ import { freePort, waitFor } from '../support/ports.ts';
 import { startReceiver } from '../support/receiver.ts';
 import { apiClient, createTestDatabase, testEnv, type Api } from '../support/stack.ts';
 import { verifyStandardWebhooks } from '../support/verify.ts';
-import { logDir, openhooksCommand, OpenhooksChild, stopAll, type CommandResult } from './support.ts';
+import { openhooksCommand, OpenhooksProcess, scratchDir, stopAll, type CommandResult, type Kind } from '../support/processes.ts';
 
 type Receiver = Awaited<ReturnType<typeof startReceiver>>;
 
@@ -30,12 +30,12 @@ describe('secrets never reach the process logs', () => {
   const receivers: Receiver[] = [];
   let database: Awaited<ReturnType<typeof createTestDatabase>>;
   let env: Record<string, string>;
-  let server: OpenhooksChild | undefined;
-  let worker: OpenhooksChild | undefined;
+  let server: OpenhooksProcess | undefined;
+  let worker: OpenhooksProcess | undefined;
   /** Same database, but its Temporal is away: messages it accepts are left to the worker's reconciler. */
-  let noTemporal: OpenhooksChild | undefined;
+  let noTemporal: OpenhooksProcess | undefined;
   /** Its Postgres (with a password in DATABASE_URL) is away: requests answer 503 and it logs why. */
-  let noDatabase: OpenhooksChild | undefined;
+  let noDatabase: OpenhooksProcess | undefined;
   let apiKey: string;
   let api: Api;
   let logs: { what: string; text: string }[] = [];
@@ -54,7 +54,9 @@ describe('secrets never reach the process logs', () => {
     env = testEnv({ DATABASE_URL: database.url, LOG_LEVEL: 'debug', RETRY_MAXIMUM_ATTEMPTS: '2', DELIVERY_TIMEOUT: '1s' });
     remember('ENCRYPTION_KEY', [env.ENCRYPTION_KEY!, Buffer.from(env.ENCRYPTION_KEY!, 'base64').toString('hex')]);
     remember('password', [password]);
-    const dir = logDir('secrets');
+    const dir = scratchDir('process-secrets');
+    // Children log at the level of the commands (debug): every line a secret could be in.
+    const start = (kind: Kind, name: string, childEnv: Record<string, string>) => new OpenhooksProcess(kind, childEnv, dir, { name, logLevel: childEnv.LOG_LEVEL }).start();
 
     await command('migrate', ['migrate']);
     // Its stdout is the command's answer (it prints the key on purpose), not a log: only its stderr is scanned.
@@ -65,10 +67,10 @@ describe('secrets never reach the process logs', () => {
     const databasePassword = `dbpw-${randomBytes(12).toString('hex')}`;
     remember('database password', [databasePassword]);
     [server, worker, noTemporal, noDatabase] = await Promise.all([
-      OpenhooksChild.start('server', 'server', env, dir),
-      OpenhooksChild.start('worker', 'worker', env, dir),
-      OpenhooksChild.start('server', 'server-no-temporal', { ...env, TEMPORAL_ADDRESS: `127.0.0.1:${await freePort()}` }, dir),
-      OpenhooksChild.start('server', 'server-no-database', { ...env, DATABASE_URL: `postgres://openhooks:${databasePassword}@127.0.0.1:${await freePort()}/openhooks` }, dir),
+      start('server', 'server', env),
+      start('worker', 'worker', env),
+      start('server', 'server-no-temporal', { ...env, TEMPORAL_ADDRESS: `127.0.0.1:${await freePort()}` }),
+      start('server', 'server-no-database', { ...env, DATABASE_URL: `postgres://openhooks:${databasePassword}@127.0.0.1:${await freePort()}/openhooks` }),
     ]);
     api = apiClient(server.url, apiKey);
   });

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../support/ports.ts';
 import { startReceiver } from '../support/receiver.ts';
 import { apiClient, createTestDatabase, seed, testEnv, type Api, type Seeded } from '../support/stack.ts';
-import { logDir, openhooksCommand, OpenhooksChild, sleep, stopAll } from './support.ts';
+import { openhooksCommand, OpenhooksProcess, scratchDir, sleep, stopAll } from '../support/processes.ts';
 
 /** How long the receiver holds every request before it answers 200. */
 const HOLD_MS = 3_000;
@@ -15,14 +15,14 @@ describe('graceful shutdown of real processes', () => {
   const answered: string[] = [];
   let env: Record<string, string>;
   let dir: string;
-  let server: OpenhooksChild;
-  const workers: OpenhooksChild[] = [];
+  let server: OpenhooksProcess;
+  const workers: OpenhooksProcess[] = [];
   let api: Api;
   let apiKey: string;
   let seeded: Seeded;
 
   const startWorker = async () => {
-    const worker = await OpenhooksChild.start('worker', `worker-${workers.length + 1}`, env, dir);
+    const worker = await new OpenhooksProcess('worker', env, dir, { name: `worker-${workers.length + 1}` }).start();
     workers.push(worker);
     return worker;
   };
@@ -45,7 +45,7 @@ describe('graceful shutdown of real processes', () => {
 
   beforeAll(async () => {
     database = await createTestDatabase();
-    dir = logDir('shutdown');
+    dir = scratchDir('process-shutdown');
     // The receiver holds each request well within the delivery timeout (so the worker's grace time is 15s).
     env = testEnv({ DATABASE_URL: database.url, LOG_LEVEL: 'info', DELIVERY_TIMEOUT: '10s' });
     expect((await openhooksCommand(['migrate'], env)).code).toBe(0);
@@ -59,7 +59,7 @@ describe('graceful shutdown of real processes', () => {
       }, HOLD_MS);
       return 'handled';
     });
-    server = await OpenhooksChild.start('server', 'server', env, dir);
+    server = await new OpenhooksProcess('server', env, dir).start();
     api = apiClient(server.url, apiKey);
     seeded = await seed(api, receiver.url);
   });
@@ -111,7 +111,7 @@ describe('graceful shutdown of real processes', () => {
   });
 
   it('a server stopped by SIGTERM refuses new connections, answers the request in flight, and exits 0', async () => {
-    const stopping = await OpenhooksChild.start('server', 'server-stopping', env, dir);
+    const stopping = await new OpenhooksProcess('server', env, dir, { name: 'server-stopping' }).start();
     const socket = await openSocket(stopping.port);
     try {
       // One complete exchange first: the connection is established and kept alive.
