@@ -150,16 +150,15 @@ interface Row {
   note: string;
 }
 
-let runtimeInstalled = false;
-
-export async function runBench(params = PARAMS): Promise<{ rows: Row[]; summary: Record<string, number | string>; summaryLine: string }> {
-  if (!runtimeInstalled) {
-    runtimeInstalled = true;
-    Runtime.install({ logger: new DefaultLogger('WARN') });
-  }
-  const work = mkdtempSync(path.join(tmpdir(), 'openhooks-bench-'));
-  const cleanups: (() => Promise<void>)[] = [() => Promise.resolve(rmSync(work, { recursive: true, force: true }))];
-  const rows: Row[] = [];
+/**
+ * S, the system under test: a Temporal dev server, a fresh database, the receiver, and openhooks'
+ * server and worker as child processes, with one app whose one endpoint is the receiver.
+ */
+export async function startSystemUnderTest(work: string) {
+  const cleanups: (() => Promise<void>)[] = [];
+  const stop = async () => {
+    for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
+  };
   try {
     const port = 20000 + Math.floor(Math.random() * 20000);
     const temporal = await startDevServer({ dataDir: path.join(work, 'temporal'), port, headless: true, logFile: path.join(work, 'temporal.log') });
@@ -183,7 +182,6 @@ export async function runBench(params = PARAMS): Promise<{ rows: Row[]; summary:
     const receiver = await startReceiver();
     cleanups.push(() => receiver.close());
 
-    // ---- S: openhooks as separate server and worker processes
     const account = await createAccount(db, { name: 'Bench', email: 'bench@openhooks.test', password: 'benchmark-password' });
     const apiPort = 20000 + Math.floor(Math.random() * 20000);
     const env: Env = {
@@ -203,6 +201,27 @@ export async function runBench(params = PARAMS): Promise<{ rows: Row[]; summary:
     const sub = (await api(base, account.apiKey, 'POST', `/apps/${app.id}/subscriptions`, { name: 'one' })).body;
     await api(base, account.apiKey, 'POST', `/subscriptions/${sub.id}/endpoints`, { url: receiver.url, version: '1' });
     const post = (data: unknown) => api(base, account.apiKey, 'POST', `/apps/${app.id}/messages`, { event_type: 'bench.event', version: '1', data });
+    return { temporal, db, dbUrl, receiver, base, account, server, worker, post, serverPid: server.pid!, workerPid: worker.pid!, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+let runtimeInstalled = false;
+
+export async function runBench(params = PARAMS): Promise<{ rows: Row[]; summary: Record<string, number | string>; summaryLine: string }> {
+  if (!runtimeInstalled) {
+    runtimeInstalled = true;
+    Runtime.install({ logger: new DefaultLogger('WARN') });
+  }
+  const work = mkdtempSync(path.join(tmpdir(), 'openhooks-bench-'));
+  const cleanups: (() => Promise<void>)[] = [() => Promise.resolve(rmSync(work, { recursive: true, force: true }))];
+  const rows: Row[] = [];
+  try {
+    const system = await startSystemUnderTest(work);
+    cleanups.push(() => system.stop());
+    const { temporal, db, dbUrl, receiver, base, account, server, worker, post } = system;
 
     const cpuStart = { server: cpuSeconds(server.pid!), worker: cpuSeconds(worker.pid!) };
     // Warm-up, then the steady open-model phase for latency.
