@@ -9,6 +9,7 @@ import {
   isRouteErrorResponse,
   useRouteError,
 } from '@remix-run/react';
+import { errorSummary } from './error-summary';
 import './styles.css';
 
 export function Layout({ children }: { children: ReactNode }) {
@@ -53,11 +54,7 @@ export function ErrorBoundary() {
     );
   }
 
-  const summary = isRouteErrorResponse(error)
-    ? `${error.status} ${error.statusText}`.trim()
-    : error instanceof Error
-      ? error.message
-      : 'Unknown error';
+  const summary = errorSummary(error);
 
   return (
     <>

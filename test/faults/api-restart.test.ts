@@ -4,7 +4,7 @@ import type { Db } from '../../db/connection.ts';
 import { waitFor } from '../support/ports.ts';
 import { apiClient, seed } from '../support/stack.ts';
 import { OpenhooksProcess, printLogs, sleep } from '../support/processes.ts';
-import { between, startSystem, ledger, pool, postJson, startDelayedReceiver, type DelayedReceiver } from './support.ts';
+import { between, startSystem, ledger, pool, postJson, startDelayedReceiver, type DelayedReceiver, finishedDeliveries } from './support.ts';
 
 // The API process is SIGKILLed while producers post; each producer retries its own POST with the same
 // Idempotency-Key until it gets 202. Nothing may be lost and nothing stored twice.
@@ -118,15 +118,7 @@ it('an API process SIGKILLed mid-run loses no message and stores none twice', as
       throw err;
     },
   );
-  const statuses = await waitFor(
-    'every delivery recorded as finished',
-    async () => {
-      const deliveries = await db.selectFrom('deliveries').select(['message_id', 'status']).where('app_id', '=', appId).execute();
-      return deliveries.length === MESSAGES && deliveries.every((d) => d.status !== 'pending') ? deliveries : undefined;
-    },
-    60_000,
-    250,
-  );
+  const statuses = await finishedDeliveries(db, appId, MESSAGES);
   const result = ledger({ sent: ids, received: r.requests, failedRecorded: statuses.filter((s) => s.status === 'failed').map((s) => s.message_id) });
   expect(result.unexpectedIds).toEqual([]);
   expect(result.missing).toBe(0);

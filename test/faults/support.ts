@@ -1,7 +1,7 @@
 import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'node:http';
 import { createServer as createNetServer } from 'node:net';
-import { createDb } from '../../db/connection.ts';
-import { freePort } from '../support/ports.ts';
+import { createDb, type Db } from '../../db/connection.ts';
+import { freePort, waitFor } from '../support/ports.ts';
 import { createAccountCli, OpenhooksProcess, scratchDir, stopAll } from '../support/processes.ts';
 import { createTestDatabase, testEnv } from '../support/stack.ts';
 
@@ -213,4 +213,17 @@ export async function startSystem(name: string, overrides: Record<string, string
       await database.drop();
     },
   };
+}
+
+/** Waits until all `count` deliveries of the app are finished, and returns their statuses. */
+export function finishedDeliveries(db: Db, appId: string, count: number, timeoutMs = 60_000) {
+  return waitFor(
+    'every delivery recorded as finished',
+    async () => {
+      const rows = await db.selectFrom('deliveries').select(['message_id', 'status']).where('app_id', '=', appId).execute();
+      return rows.length === count && rows.every((row) => row.status !== 'pending') ? rows : undefined;
+    },
+    timeoutMs,
+    250,
+  );
 }

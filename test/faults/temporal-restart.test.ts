@@ -5,7 +5,7 @@ import { startDevServer, stopProcess, type DevServer } from '../../lib/temporal-
 import { freePort, waitFor } from '../support/ports.ts';
 import { apiClient, createTestDatabase, seed, testEnv } from '../support/stack.ts';
 import { createAccountCli, OpenhooksProcess, printLogs, sleep, stopAll } from '../support/processes.ts';
-import { between, faultDir, ledger, postJson, startDelayedReceiver, type DelayedReceiver, type PostResult } from './support.ts';
+import { between, faultDir, ledger, postJson, startDelayedReceiver, type DelayedReceiver, type PostResult, finishedDeliveries } from './support.ts';
 
 // This file owns its Temporal dev server (the shared one must never go away): it is stopped mid-run,
 // kept down ~5 s while messages keep coming, and started again on the same port and SQLite file.
@@ -102,15 +102,7 @@ describe.each([['SIGTERM' as const], ['SIGKILL' as const]])('Temporal dev server
       ledger({ sent: ids, received: receiver.requests, label: `${signal}, at timeout` });
       throw err;
     });
-    const statuses = await waitFor(
-      'every delivery recorded as finished',
-      async () => {
-        const rows = await db.selectFrom('deliveries').select(['message_id', 'status']).where('app_id', '=', appId).execute();
-        return rows.length === MESSAGES && rows.every((row) => row.status !== 'pending') ? rows : undefined;
-      },
-      60_000,
-      250,
-    );
+    const statuses = await finishedDeliveries(db, appId, MESSAGES);
     const failed = statuses.filter((s) => s.status === 'failed').map((s) => s.message_id);
     const result = ledger({ sent: ids, received: receiver.requests, failedRecorded: failed, label: signal });
     console.log(`temporal-restart (${signal}): all delivered ${deliveredAll - upAt} ms after Temporal was back`);

@@ -3,7 +3,7 @@ import type { Db } from '../../db/connection.ts';
 import { waitFor } from '../support/ports.ts';
 import { apiClient, seed } from '../support/stack.ts';
 import { OpenhooksProcess, printLogs } from '../support/processes.ts';
-import { between, startSystem, ledger, pool, postJson, startDelayedReceiver, type DelayedReceiver } from './support.ts';
+import { between, startSystem, ledger, pool, postJson, startDelayedReceiver, type DelayedReceiver, finishedDeliveries } from './support.ts';
 
 // A worker process dies by SIGKILL while ~dozens of HTTP requests are in flight. The activities it held
 // are retried by Temporal once their timeout passes; a new worker process picks them up.
@@ -69,15 +69,7 @@ it('a worker SIGKILLed mid-flight loses no message and re-sends at most what was
     250,
   );
   const allDeliveredAt = Date.now();
-  const statuses = await waitFor(
-    'every delivery recorded as finished',
-    async () => {
-      const rows = await db.selectFrom('deliveries').select(['message_id', 'status']).where('app_id', '=', appId).execute();
-      return rows.length === MESSAGES && rows.every((row) => row.status !== 'pending') ? rows : undefined;
-    },
-    60_000,
-    250,
-  );
+  const statuses = await finishedDeliveries(db, appId, MESSAGES);
   const failed = statuses.filter((s) => s.status === 'failed').map((s) => s.message_id);
   const result = ledger({ sent: ids, received: r.requests, failedRecorded: failed });
 

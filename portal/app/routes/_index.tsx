@@ -1,5 +1,6 @@
 import type { MetaFunction } from '@remix-run/node';
-import { isRouteErrorResponse, useLoaderData, useRouteError } from '@remix-run/react';
+import { useLoaderData, useRouteError } from '@remix-run/react';
+import { errorSummary } from '../error-summary';
 import { getTemporalUiUrl } from '../env.server';
 
 export const meta: MetaFunction = () => [{ title: 'openhooks portal' }];
@@ -30,11 +31,7 @@ export default function Index() {
 
 export function ErrorBoundary() {
   const error = useRouteError();
-  const summary = isRouteErrorResponse(error)
-    ? `${error.status} ${error.statusText}`.trim()
-    : error instanceof Error
-      ? error.message
-      : 'Unknown error';
+  const summary = errorSummary(error);
 
   return (
     <>
