@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import { Agent, errors, request } from 'undici';
-import { addressAllowed, BlockedAddressError, guardedLookup, type NetworkPolicy, type Resolver } from '../lib/network.ts';
+import { addressPolicy, BlockedAddressError, guardedLookup, type NetworkPolicy, type Resolver } from '../lib/network.ts';
 
 /** What one HTTP attempt produced; `errorCode` is set when no HTTP status came back. */
 export interface HttpResult {
@@ -34,6 +34,7 @@ export interface HttpSenderOptions extends NetworkPolicy {
  * the address the socket actually connects to.
  */
 export function createHttpSender(options: HttpSenderOptions): HttpSender {
+  const allowed = addressPolicy(options);
   const agent = new Agent({
     keepAliveTimeout: 30_000,
     connections: 64,
@@ -59,7 +60,7 @@ export function createHttpSender(options: HttpSenderOptions): HttpSender {
       // An IP literal never reaches the lookup: check it here. (The URL parser has already turned
       // decimal, octal and hex IPv4 forms such as 0x7f.1 into dotted quads.)
       const literal = target.hostname.replace(/^\[|\]$/g, '');
-      if (isIP(literal) && !addressAllowed(options, literal)) {
+      if (isIP(literal) && !allowed(literal)) {
         const error = new BlockedAddressError(literal, literal);
         return { statusCode: null, headers: {}, body: '', durationMs: 0, errorCode: error.code, error: error.message };
       }

@@ -8,9 +8,10 @@ import { newApiKey } from '../lib/secrets.ts';
 import { notFound } from './errors.ts';
 import { fetchPage, sendPage } from './pagination.ts';
 import { definer, type ApiSpec } from './route.ts';
-import { Id, nonEmpty, NullableTimestamp, Timestamp } from './schemas.ts';
+import { Id, NullableTimestamp, Timestamp } from './schemas.ts';
+import { singleLine } from './validation.ts';
 
-export const ApiKeyIn = z.strictObject({ name: nonEmpty(200) }).meta({ id: 'ApiKeyIn' });
+export const ApiKeyIn = z.strictObject({ name: singleLine(200) }).meta({ id: 'ApiKeyIn' });
 export const ApiKeyOut = z
   .object({
     id: Id('API key', 'key'),

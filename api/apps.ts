@@ -6,7 +6,8 @@ import type { App } from '../db/database.ts';
 import { newId } from '../lib/ids.ts';
 import { fetchPage, sendPage } from './pagination.ts';
 import { definer, type ApiSpec } from './route.ts';
-import { Id, nonEmpty, Timestamp } from './schemas.ts';
+import { Id, Timestamp } from './schemas.ts';
+import { singleLine } from './validation.ts';
 import { findApp } from './scope.ts';
 
 const retrySettings = {
@@ -15,8 +16,8 @@ const retrySettings = {
   retry_backoff_coefficient: z.number().min(1).max(100).nullable().optional()
     .meta({ description: "Each retry delay is the previous one times this; null uses the server's RETRY_BACKOFF_COEFFICIENT" }),
 };
-export const AppIn = z.strictObject({ name: nonEmpty(200), ...retrySettings }).meta({ id: 'AppIn' });
-export const AppPatch = z.strictObject({ name: nonEmpty(200).optional(), ...retrySettings }).meta({ id: 'AppPatch' });
+export const AppIn = z.strictObject({ name: singleLine(200), ...retrySettings }).meta({ id: 'AppIn' });
+export const AppPatch = z.strictObject({ name: singleLine(200).optional(), ...retrySettings }).meta({ id: 'AppPatch' });
 
 /** The nested form HostedHooks embeds in other resources. */
 export const AppRef = z.object({ id: Id('app', 'app'), name: z.string(), created_at: Timestamp }).meta({ id: 'AppRef' });

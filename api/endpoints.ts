@@ -5,7 +5,7 @@ import type { Db } from '../db/connection.ts';
 import type { EnabledEvents, Endpoint, EndpointUpdate, Subscriber } from '../db/database.ts';
 import { newId } from '../lib/ids.ts';
 import type { SecretBox } from '../lib/secrets.ts';
-import { addressAllowed, type NetworkPolicy } from '../lib/network.ts';
+import { addressPolicy, type NetworkPolicy } from '../lib/network.ts';
 import { newSigningSecret } from '../lib/signing.ts';
 import { isIP } from 'node:net';
 import { ApiError } from './errors.ts';
@@ -122,14 +122,14 @@ function checkEnabledEvents(events: EnabledEvents | undefined, known: EventTypeR
  * What can be judged when the URL is saved: the scheme, and an IP literal's address. Names are
  * judged again on every connection, where their address is known.
  */
-function checkUrl(url: string | undefined, policy: NetworkPolicy & { allowHttp: boolean }): void {
+function checkUrl(url: string | undefined, policy: { allowHttp: boolean }, allowed: (address: string) => boolean): void {
   if (url === undefined) return;
   const parsed = new URL(url);
   if (parsed.protocol === 'http:' && !policy.allowHttp) {
     throw new ApiError(422, 'insecure_url', 'the endpoint URL must use https:// (this server does not allow plain http)', [{ field: 'url', message: 'must use https://' }]);
   }
   const host = parsed.hostname.replace(/^\[|\]$/g, '');
-  if (isIP(host) && !addressAllowed(policy, host)) {
+  if (isIP(host) && !allowed(host)) {
     throw new ApiError(422, 'blocked_address', `${host} is a private or reserved address; endpoints must be reachable on the public internet`, [{ field: 'url', message: 'private or reserved address' }]);
   }
 }
@@ -146,6 +146,7 @@ export function endpointsRouter(db: Db, spec: ApiSpec, deps: EndpointsDeps): Rou
   const define = definer(router, spec, db);
   const tag = 'Endpoints';
   const { secrets } = deps;
+  const allowed = addressPolicy(deps.network);
 
   const render = async (endpoints: Endpoint[], appId: string) => {
     const subscriberIds = [...new Set(endpoints.map((e) => e.subscriber_id))];
@@ -208,7 +209,7 @@ export function endpointsRouter(db: Db, spec: ApiSpec, deps: EndpointsDeps): Rou
 
   define({ method: 'post', path: '/subscriptions/:id/endpoints', tag, summary: 'Create an endpoint', body: EndpointIn, status: 201, response: EndpointCreatedOut, idempotent: 'stored', description: 'Answers 422 `insecure_url` for http:// unless ALLOW_HTTP, `blocked_address` for a private IP literal, and `limit_exceeded` past MAX_ENDPOINTS_PER_SUBSCRIBER.' }, async ({ res, params, body, accountId }) => {
     const { subscriber, app } = await findSubscriber(db, accountId, params.id!);
-    checkUrl(body.url, deps.network);
+    checkUrl(body.url, deps.network, allowed);
     checkEnabledEvents(body.enabled_events, await eventTypesOf(db, app.id));
     const secret = newSigningSecret();
     const endpoint = await db.transaction().execute(async (trx) => {
@@ -245,7 +246,7 @@ export function endpointsRouter(db: Db, spec: ApiSpec, deps: EndpointsDeps): Rou
   }, async ({ res, params, body, accountId }) => {
     const { subscriber, app } = await findSubscriber(db, accountId, params.id!);
     const endpoint = await findEndpoint(db, { subscriberId: subscriber.id }, params.endpoint_id!);
-    checkUrl(body.url, deps.network);
+    checkUrl(body.url, deps.network, allowed);
     checkEnabledEvents(body.enabled_events, await eventTypesOf(db, app.id));
     const { enabled_events, ...rest } = body;
     const now = new Date();

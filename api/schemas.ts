@@ -13,5 +13,4 @@ export const ErrorOut = z
   })
   .meta({ id: 'Error' });
 
-export { singleLine as nonEmpty } from './validation.ts';
 export const optionalEmail = z.email('must be an email address').max(254).nullish();

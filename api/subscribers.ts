@@ -8,12 +8,13 @@ import { AppRef, appRef } from './apps.ts';
 import { ApiError } from './errors.ts';
 import { fetchPage, sendPage } from './pagination.ts';
 import { definer, type ApiSpec } from './route.ts';
-import { Id, nonEmpty, optionalEmail, Timestamp } from './schemas.ts';
+import { Id, optionalEmail, Timestamp } from './schemas.ts';
+import { singleLine } from './validation.ts';
 import { findApp, findSubscriber } from './scope.ts';
 
 // Subscribers are `subscriptions` in the HostedHooks-compatible API; the word stays in this layer.
-export const SubscriptionIn = z.strictObject({ name: nonEmpty(200), email: optionalEmail.meta({ description: 'Contact told when an endpoint is disabled' }) }).meta({ id: 'SubscriptionIn' });
-export const SubscriptionPatch = z.strictObject({ name: nonEmpty(200).optional(), email: optionalEmail }).meta({ id: 'SubscriptionPatch' });
+export const SubscriptionIn = z.strictObject({ name: singleLine(200), email: optionalEmail.meta({ description: 'Contact told when an endpoint is disabled' }) }).meta({ id: 'SubscriptionIn' });
+export const SubscriptionPatch = z.strictObject({ name: singleLine(200).optional(), email: optionalEmail }).meta({ id: 'SubscriptionPatch' });
 export const SubscriptionRef = z
   .object({ id: Id('subscription', 'sub'), subscriber_name: z.string(), email: z.string().nullable(), created_at: Timestamp })
   .meta({ id: 'SubscriptionRef' });

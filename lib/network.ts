@@ -52,11 +52,14 @@ export function parseCidrs(cidrs: readonly string[]): { list: BlockList; problem
   return { list, problems };
 }
 
-/** True when the policy lets a delivery connect to this IP address. */
-export function addressAllowed(policy: NetworkPolicy, address: string, allowlist = parseCidrs(policy.allowedNetworks).list): boolean {
-  if (policy.allowPrivateNetwork || !isBlockedAddress(address)) return true;
-  const family = isIP(address);
-  return family !== 0 && allowlist.check(address, family === 4 ? 'ipv4' : 'ipv6');
+/** Whether the policy lets a delivery connect to an IP address; the allowlist is parsed once, here. */
+export function addressPolicy(policy: NetworkPolicy): (address: string) => boolean {
+  const allowlist = parseCidrs(policy.allowedNetworks).list;
+  return (address) => {
+    if (policy.allowPrivateNetwork || !isBlockedAddress(address)) return true;
+    const family = isIP(address);
+    return family !== 0 && allowlist.check(address, family === 4 ? 'ipv4' : 'ipv6');
+  };
 }
 
 export class BlockedAddressError extends Error {
@@ -77,12 +80,12 @@ const systemResolver: Resolver = (hostname, callback) => dnsLookup(hostname, { a
  * rebinding). `resolve` is the system resolver except in tests.
  */
 export function guardedLookup(policy: NetworkPolicy, resolve: Resolver = systemResolver) {
-  const allowlist = parseCidrs(policy.allowedNetworks).list;
+  const allowed = addressPolicy(policy);
   return (hostname: string, options: { all?: boolean }, callback: LookupCallback): void => {
     resolve(hostname, (err, addresses) => {
       if (err) return callback(err, []);
       if (addresses.length === 0) return callback(Object.assign(new Error(`${hostname} has no address`), { code: 'ENOTFOUND' }), []);
-      const bad = addresses.find((a) => !addressAllowed(policy, a.address, allowlist));
+      const bad = addresses.find((a) => !allowed(a.address));
       if (bad) return callback(new BlockedAddressError(hostname, bad.address), []);
       if (options.all) return callback(null, addresses);
       const first = addresses[0]!;

@@ -270,7 +270,7 @@ async function expectResponsive(): Promise<void> {
 // The write routes and the fields of their schemas.
 
 type Kind =
-  | 'name' // nonEmpty(200): app, subscription and API key names
+  | 'name' // singleLine(200): app, subscription and API key names
   | 'text' // free text, max 1000, nullable: descriptions
   | 'eventName' // webhook_events event_type: [\w.:-]{1,100}
   | 'email'
