@@ -6,6 +6,7 @@ import type { ApiKeysTable } from '../db/database.ts';
 import { newId } from '../lib/ids.ts';
 import { newApiKey } from '../lib/secrets.ts';
 import { notFound } from './errors.ts';
+import type { TrustedKeys } from './auth.ts';
 import { fetchPage, sendPage } from './pagination.ts';
 import { definer, type ApiSpec } from './route.ts';
 import { Id, NullableTimestamp, Timestamp } from './schemas.ts';
@@ -34,7 +35,7 @@ const apiKeyOut = (row: Selectable<ApiKeysTable>): z.infer<typeof ApiKeyOut> => 
 });
 
 /** The account's API keys: stored hashed, shown once at creation, revoked rather than deleted. */
-export function apiKeysRouter(db: Db, spec: ApiSpec): Router {
+export function apiKeysRouter(db: Db, spec: ApiSpec, trustedKeys: TrustedKeys): Router {
   const router = Router();
   const define = definer(router, spec, db);
   const tag = 'API keys';
@@ -54,7 +55,7 @@ export function apiKeysRouter(db: Db, spec: ApiSpec): Router {
     res.status(201).json({ ...apiKeyOut(row), key: key.key });
   });
 
-  define({ method: 'delete', path: '/api_keys/:id', tag, summary: 'Revoke an API key', description: 'Requests with the key fail with 401 from now on. Answers the revoked key.', status: 200, response: ApiKeyOut }, async ({ res, params, accountId }) => {
+  define({ method: 'delete', path: '/api_keys/:id', tag, summary: 'Revoke an API key', description: 'Requests with the key fail with 401 from now on (on other API processes within 2 s). Answers the revoked key.', status: 200, response: ApiKeyOut }, async ({ res, params, accountId }) => {
     const row = await db
       .updateTable('api_keys')
       .set({ revoked_at: new Date() })
@@ -63,6 +64,7 @@ export function apiKeysRouter(db: Db, spec: ApiSpec): Router {
       .returningAll()
       .executeTakeFirst();
     if (!row) throw notFound('API key');
+    trustedKeys.forget(row.id);
     res.json(apiKeyOut(row));
   });
 

@@ -8,7 +8,7 @@ import { apiKeysRouter } from './api-keys.ts';
 import { codeSamples, SAMPLE_LANGUAGES, type CodeSamples } from './code-samples.ts';
 import { appsRouter } from './apps.ts';
 import { attemptsRouter } from './attempts.ts';
-import { authenticate } from './auth.ts';
+import { authenticate, TrustedKeys } from './auth.ts';
 import { endpointsRouter } from './endpoints.ts';
 import { errorHandler, jsonBody, routeNotFound } from './errors.ts';
 import { eventTypesRouter } from './event-types.ts';
@@ -42,7 +42,8 @@ export function createApi(deps: ApiDeps): { router: Router; spec: ApiSpec } {
     res.json(document);
   });
 
-  api.use(authenticate(db));
+  const trustedKeys = new TrustedKeys();
+  api.use(authenticate(db, trustedKeys));
   api.use(rateLimitPerKey(deps.config.rateLimitPerSecond));
   // Messages parse their own bodies with the smaller limit; everything else gets 1 MiB.
   api.use(messagesRouter(db, spec, deps.starter, deps.config.publicUrl));
@@ -52,7 +53,7 @@ export function createApi(deps: ApiDeps): { router: Router; spec: ApiSpec } {
   api.use(subscribersRouter(db, spec, deps.config));
   api.use(endpointsRouter(db, spec, { secrets: deps.secrets, rotationOverlapMs: deps.config.secretRotationOverlapMs, network: deps.config, maxEndpointsPerSubscriber: deps.config.maxEndpointsPerSubscriber }));
   api.use(attemptsRouter(db, spec, deps.starter));
-  api.use(apiKeysRouter(db, spec));
+  api.use(apiKeysRouter(db, spec, trustedKeys));
   api.use(routeNotFound);
   api.use(errorHandler);
   return { router: api, spec };

@@ -1,11 +1,10 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import type { Db } from '../db/connection.ts';
-import type { App, Message } from '../db/database.ts';
+import type { Message } from '../db/database.ts';
 import { acceptMessage } from '../db/messages.ts';
 import type { DeliveryStarter } from '../lib/delivery-starter.ts';
 import { codeSamples, SAMPLE_LANGUAGES } from './code-samples.ts';
-import { log } from '../lib/log.ts';
 import { ApiError, jsonBody, notFound } from './errors.ts';
 import { idempotencyKeyOf, requestHash } from './idempotency.ts';
 import { fetchPage, sendPage } from './pagination.ts';
@@ -114,32 +113,30 @@ export function messagesRouter(db: Db, spec: ApiSpec, starter: DeliveryStarter, 
   const tag = 'Messages';
   const json = jsonBody(MESSAGE_BODY_LIMIT);
 
-  async function send({ req, res, body }: Context<z.output<typeof MessageIn>, undefined>, app: App, target: { subscriberId?: string; endpointId?: string }) {
-    const idempotencyKey = idempotencyKeyOf(req);
-    const known = await db.selectFrom('event_types').select('id').where('app_id', '=', app.id).where('name', '=', body.event_type).executeTakeFirst();
-    if (!known) {
-      throw new ApiError(422, 'unknown_event_type', `event type ${body.event_type} does not exist in this app; create it with POST /apps/${app.id}/webhook_events`, [
-        { field: 'event_type', message: 'unknown event type' },
-      ]);
-    }
+  async function send({ req, res, body, accountId }: Context<z.output<typeof MessageIn>, undefined>, appId: string, target: { subscriberId?: string; endpointId?: string }) {
     const result = await acceptMessage(db, {
-      app,
+      accountId,
+      appId,
       ...target,
       eventType: body.event_type,
       version: body.version,
       data: body.data,
       eventId: body.event_id ?? null,
       overridePayload: body.override_payload ?? false,
-      idempotencyKey,
+      idempotencyKey: idempotencyKeyOf(req),
       requestHash: requestHash(req, body),
     });
+    if (result.kind === 'app_not_found') throw notFound('app');
+    if (result.kind === 'unknown_event_type') {
+      throw new ApiError(422, 'unknown_event_type', `event type ${body.event_type} does not exist in this app; create it with POST /apps/${appId}/webhook_events`, [
+        { field: 'event_type', message: 'unknown event type' },
+      ]);
+    }
     if (result.kind === 'key_reused') throw new ApiError(422, 'idempotency_key_reused', 'this Idempotency-Key was already used with a different request');
     if (result.kind === 'repeat') res.set('Idempotent-Replayed', 'true');
     res.status(202).json(messageOut(result.message));
     // The message is committed; Temporal is told after the answer, and the reconciler covers a failure here.
-    if (result.kind === 'created') {
-      starter.start(result.pending).catch((err: unknown) => log.warn('starting deliveries failed', { message_id: result.message.id, error: err }));
-    }
+    if (result.kind === 'created') starter.enqueue(result.pending);
   }
 
   const sendOp = {
@@ -148,18 +145,18 @@ export function messagesRouter(db: Db, spec: ApiSpec, starter: DeliveryStarter, 
   };
 
   define({ ...sendOp, path: '/apps/:app_id/messages', summary: 'Send a message to every subscribed endpoint of an app' }, async (ctx) => {
-    await send(ctx, await findApp(db, ctx.accountId, ctx.params.app_id!), {});
+    await send(ctx, ctx.params.app_id!, {});
   });
 
   define({ ...sendOp, path: '/subscriptions/:id/messages', summary: "Send a message to one subscription's endpoints" }, async (ctx) => {
     const { subscriber, app } = await findSubscriber(db, ctx.accountId, ctx.params.id!);
-    await send(ctx, app, { subscriberId: subscriber.id });
+    await send(ctx, app.id, { subscriberId: subscriber.id });
   });
 
   define({ ...sendOp, path: '/subscriptions/:id/endpoints/:endpoint_id/messages', summary: 'Send a message to one endpoint' }, async (ctx) => {
     const { subscriber, app } = await findSubscriber(db, ctx.accountId, ctx.params.id!);
     const endpoint = await findEndpoint(db, { subscriberId: subscriber.id }, ctx.params.endpoint_id!);
-    await send(ctx, app, { subscriberId: subscriber.id, endpointId: endpoint.id });
+    await send(ctx, app.id, { subscriberId: subscriber.id, endpointId: endpoint.id });
   });
 
   define({ method: 'get', path: '/apps/:app_id/messages', tag, summary: 'List messages', paginated: true, status: 200, response: z.array(MessageOut) }, async ({ req, res, params, page, accountId }) => {

@@ -19,6 +19,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import express from 'express';
+import { sql } from 'kysely';
 import pg from 'pg';
 import { Agent, request } from 'undici';
 import { createAccount } from '../db/accounts.ts';
@@ -38,6 +39,7 @@ export const PARAMS = {
   throughputN: num('BENCH_THROUGHPUT_N', 1000), // items per B / T / S throughput run
   acceptS: num('BENCH_ACCEPT_S', 5),
   acceptConcurrency: num('BENCH_ACCEPT_CONCURRENCY', 32),
+  acceptRate: num('BENCH_ACCEPT_RATE', 1000), // the acceptance target, held open-model with Temporal paused
   fanout: num('BENCH_FANOUT', 100),
   burstN: num('BENCH_BURST_N', 2000),
   drainTimeoutS: num('BENCH_DRAIN_TIMEOUT_S', 180),
@@ -121,7 +123,9 @@ interface Env {
 
 function spawnOpenhooks(kind: 'server' | 'worker', env: Env, logDir: string): ChildProcess {
   const log = path.join(logDir, `${kind}.log`);
-  const child = spawn(process.execPath, [path.join(ROOT, 'bin/openhooks.js'), kind], {
+  // BENCH_NODE_ARGS go to the child's node, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile it.
+  const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, path.join(ROOT, 'bin/openhooks.js'), kind], {
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', NODE_ENV: 'production', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -200,7 +204,16 @@ export async function startSystemUnderTest(work: string) {
     await api(base, account.apiKey, 'POST', `/apps/${app.id}/webhook_events`, { event_type: 'bench.event' });
     const sub = (await api(base, account.apiKey, 'POST', `/apps/${app.id}/subscriptions`, { name: 'one' })).body;
     await api(base, account.apiKey, 'POST', `/subscriptions/${sub.id}/endpoints`, { url: receiver.url, version: '1' });
-    const post = (data: unknown) => api(base, account.apiKey, 'POST', `/apps/${app.id}/messages`, { event_type: 'bench.event', version: '1', data });
+    // The load generator shares the two cores with what it measures: undici's request costs it far
+    // less CPU per call than fetch (bench/RESULTS.md).
+    const agent = new Agent({ connections: 128, keepAliveTimeout: 30_000 });
+    cleanups.push(() => agent.close());
+    const messagesUrl = `${base}/api/v1/apps/${app.id}/messages`;
+    const headers = { authorization: `Bearer ${account.apiKey}`, 'content-type': 'application/json' };
+    const post = async (data: unknown): Promise<{ status: number; body: any }> => {
+      const res = await request(messagesUrl, { method: 'POST', headers, body: JSON.stringify({ event_type: 'bench.event', version: '1', data }), dispatcher: agent });
+      return { status: res.statusCode, body: await res.body.json() };
+    };
     return { temporal, db, dbUrl, receiver, base, account, server, worker, post, serverPid: server.pid!, workerPid: worker.pid!, stop };
   } catch (err) {
     await stop();
@@ -268,17 +281,51 @@ export async function runBench(params = PARAMS): Promise<{ rows: Row[]; summary:
 
     await stopProcess(worker);
 
-    // ---- A: acceptance alone, against a bare Express + single INSERT handler
-    const accept = await closedLoop(params.acceptS, params.acceptConcurrency, async () => (await post({ a: 1 })).status === 202);
+    // ---- A: acceptance. First as deployed here, with the Temporal dev server sharing the two cores
+    // and taking the workflow starts; then the API alone: the dev server paused (SIGSTOP), so every
+    // start waits and fails and the messages stay pending for the reconciler. Acceptance must not
+    // notice. Then the same closed loop against a bare Express + single INSERT handler.
+    const acceptedIds: string[] = [];
+    const acceptOnce = async () => {
+      const res = await post({ a: 1 });
+      if (res.status === 202) acceptedIds.push(res.body.id as string);
+      return res.status === 202;
+    };
+    const acceptLive = await closedLoop(params.acceptS, params.acceptConcurrency, acceptOnce);
+    temporal.process.kill('SIGSTOP');
+    let acceptAlone: Awaited<ReturnType<typeof closedLoop>>;
+    let acceptAtRate: { perS: number; p50: number; p99: number };
+    try {
+      acceptAlone = await closedLoop(params.acceptS, params.acceptConcurrency, acceptOnce);
+      const n = Math.round(params.acceptRate * params.acceptS);
+      const done: number[] = new Array<number>(n).fill(NaN);
+      const started = performance.now();
+      const scheduledAt = await openModel(n, params.acceptRate, async (i) => {
+        if (await acceptOnce()) done[i] = performance.now();
+      });
+      const latency = done.map((t, i) => t - scheduledAt[i]!).filter((v) => Number.isFinite(v));
+      if (latency.length !== n) throw new Error(`${n - latency.length} of ${n} messages were not accepted at ${params.acceptRate}/s`);
+      acceptAtRate = { perS: (n * 1000) / (Math.max(...done) - started), p50: percentile(latency, 0.5), p99: percentile(latency, 0.99) };
+    } finally {
+      temporal.process.kill('SIGCONT');
+    }
+    await stopProcess(server); // its queued starts must not run during B and T
+    const acceptLedger = await acceptedLedger(db, acceptedIds);
     const bare = await startBareApi(dbUrl);
     cleanups.push(bare.close);
+    const bareAgent = new Agent({ connections: 128, keepAliveTimeout: 30_000 });
+    cleanups.push(() => bareAgent.close());
+    const bareBody = JSON.stringify({ event_type: 'bench.event', version: '1', data: { a: 1 } });
     const bareRun = await closedLoop(params.acceptS, params.acceptConcurrency, async () => {
-      const res = await fetch(bare.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ event_type: 'bench.event', version: '1', data: { a: 1 } }) });
-      await res.arrayBuffer();
-      return res.status === 202;
+      const res = await request(bare.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: bareBody, dispatcher: bareAgent });
+      await res.body.arrayBuffer();
+      return res.statusCode === 202;
     });
-    rows.push({ scenario: 'A openhooks accept', items: accept.count, per_s: round(accept.perS), p50_ms: round(accept.p50), p90_ms: round(accept.p90), p99_ms: round(accept.p99), cpu: '', note: `${params.acceptConcurrency} clients, closed loop` });
-    rows.push({ scenario: 'A bare Express+INSERT', items: bareRun.count, per_s: round(bareRun.perS), p50_ms: round(bareRun.p50), p90_ms: round(bareRun.p90), p99_ms: round(bareRun.p99), cpu: '', note: 'the same load' });
+    const closedRow = (scenario: string, run: Awaited<ReturnType<typeof closedLoop>>, note: string): Row => ({ scenario, items: run.count, per_s: round(run.perS), p50_ms: round(run.p50), p90_ms: round(run.p90), p99_ms: round(run.p99), cpu: '', note });
+    rows.push(closedRow('A accept, Temporal live', acceptLive, `${params.acceptConcurrency} clients, closed loop; the dev server takes the starts on the same cores`));
+    rows.push(closedRow('A accept, API alone', acceptAlone, `${params.acceptConcurrency} clients, closed loop; Temporal paused; ${acceptLedger.text}`));
+    rows.push({ scenario: `A accept @${params.acceptRate}/s, API alone`, items: Math.round(params.acceptRate * params.acceptS), per_s: round(acceptAtRate.perS), p50_ms: round(acceptAtRate.p50), p90_ms: NaN, p99_ms: round(acceptAtRate.p99), cpu: '', note: 'open model; latency from the scheduled send' });
+    rows.push(closedRow('A bare Express+INSERT', bareRun, 'the same closed loop'));
 
     // ---- B: the floor
     const floor = await runFloor(db, params.throughputN, receiver);
@@ -288,12 +335,12 @@ export async function runBench(params = PARAMS): Promise<{ rows: Row[]; summary:
     const engine = await runEngine(temporal.address, params.throughputN);
     rows.push({ scenario: 'T engine (no-op activity)', items: params.throughputN, per_s: round(engine.perS), p50_ms: NaN, p90_ms: NaN, p99_ms: NaN, cpu: '', note: 'same workflow shape, in-process worker' });
 
-    const ledgerOk = steadyLedger.ok && sLedger.ok;
+    const ledgerOk = steadyLedger.ok && sLedger.ok && acceptLedger.ok;
     const summary = {
       'S/T': ratio(sThroughput.perS, engine.perS),
       'S/B': ratio(sThroughput.perS, floor.perS),
-      'A/bare': ratio(accept.perS, bareRun.perS),
-      accept_per_s: round(accept.perS),
+      'A/bare': ratio(acceptAlone.perS, bareRun.perS),
+      accept_per_s: round(acceptAlone.perS),
       deliveries_per_s: round(sThroughput.perS),
       p50_ms: round(percentile(latency, 0.5)),
       p99_ms: round(percentile(latency, 0.99)),
@@ -318,6 +365,12 @@ async function ledger(db: Db, ids: string[], timeoutMs = 60_000): Promise<{ ok: 
   const delivered = rows.filter((r) => r.status === 'succeeded').length;
   const failed = rows.filter((r) => r.status === 'failed').length;
   return { ok: delivered + failed === ids.length && rows.length === ids.length, text: `posted ${ids.length} = delivered ${delivered} + failed ${failed}` };
+}
+
+/** Every accepted message is durable: its one delivery row exists (pending, started or not, or already done). */
+async function acceptedLedger(db: Db, ids: string[]): Promise<{ ok: boolean; text: string }> {
+  const { n } = await db.selectFrom('deliveries').select((eb) => eb.fn.countAll<number>().as('n')).where('message_id', '=', sql<string>`any(${ids}::text[])`).executeTakeFirstOrThrow();
+  return { ok: ids.length > 0 && n === ids.length, text: `accepted ${ids.length}, delivery rows ${n}` };
 }
 
 async function drain(n: number, send: (i: number) => Promise<string>, receiver: Awaited<ReturnType<typeof startReceiver>>, timeoutS: number) {
@@ -348,7 +401,7 @@ async function closedLoop(seconds: number, concurrency: number, once: () => Prom
   return { count: times.length, perS: times.length / seconds, p50: percentile(times, 0.5), p90: percentile(times, 0.9), p99: percentile(times, 0.99) };
 }
 
-async function startBareApi(dbUrl: string) {
+export async function startBareApi(dbUrl: string) {
   const pool = new pg.Pool({ connectionString: dbUrl, max: 10 });
   await pool.query('CREATE TABLE IF NOT EXISTS bench_bare (id text primary key, body jsonb not null, created_at timestamptz not null default now())');
   const app = express();

@@ -11,6 +11,8 @@ import { TemporalGateway } from '../lib/temporal.ts';
 import { mountPortal, portalBuildExists } from '../portal/mount.ts';
 
 const STOP_GRACE_MS = 10_000;
+/** How long stopping waits for queued workflow starts; the reconciler starts what is left. */
+const STARTS_GRACE_MS = 3_000;
 
 export interface RunningServer {
   url: string;
@@ -66,6 +68,7 @@ export async function startServer(opts: {
         });
         server.closeIdleConnections();
       });
+      await starter.stop(STARTS_GRACE_MS);
       await temporal.close();
     },
   };

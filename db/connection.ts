@@ -14,7 +14,28 @@ export function createDb(connectionString: string, poolSize = 10): Db {
   // the pool, checked-out ones on themselves; the query under way fails and the caller answers 503.
   pool.on('error', () => undefined);
   pool.on('connect', (client) => client.on('error', () => undefined));
-  return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  pools.set(db, pool);
+  return db;
+}
+
+const pools = new WeakMap<Db, pg.Pool>();
+
+/** A fixed SQL text with $n parameters, run as a named prepared statement. */
+export interface PreparedStatement {
+  name: string;
+  text: string;
+}
+
+/**
+ * Runs a fixed statement prepared once per pooled connection, so Postgres parses and plans it once
+ * rather than on every call. For the API's hot path only (see bench/RESULTS.md); everything else
+ * goes through the query builder.
+ */
+export async function queryPrepared<R extends pg.QueryResultRow>(db: Db, statement: PreparedStatement, values: unknown[]): Promise<R[]> {
+  const pool = pools.get(db);
+  if (!pool) throw new Error('queryPrepared needs a database made by createDb');
+  return (await pool.query<R>({ name: statement.name, text: statement.text, values })).rows;
 }
 
 /** Brings the schema to the newest migration; throws with the failing migration's error. */

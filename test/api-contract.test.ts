@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { API_KEY_TRUST_MS } from '../api/auth.ts';
 import { startServer } from '../cli/server.ts';
 import { withTemporalAddress } from '../cli/runtime.ts';
 import { createAccount } from '../db/accounts.ts';
@@ -324,6 +325,16 @@ describe('API keys', () => {
     expectApiError(await other.get('/apps'), 401, 'unauthorized');
     expect((await stack.api.get('/apps')).status, 'the other key still works').toBe(200);
     expect((await stack.api.get('/api_keys')).body.find((k: { id: string }) => k.id === created.body.id).revoked_at).toBe(revoked.body.revoked_at);
+  });
+
+  it('stops accepting a key revoked by another API process within API_KEY_TRUST_MS', async () => {
+    const created = await stack.api.post('/api_keys', { name: 'elsewhere' });
+    const other = apiClient(stack.serverUrl, created.body.key as string);
+    expect((await other.get('/apps')).status).toBe(200); // now trusted by this process
+    // Revoked as another API process would: in the database, without this process hearing of it.
+    await stack.db.updateTable('api_keys').set({ revoked_at: new Date() }).where('id', '=', created.body.id as string).execute();
+    await new Promise((r) => setTimeout(r, API_KEY_TRUST_MS + 100));
+    expectApiError(await other.get('/apps'), 401, 'unauthorized');
   });
 });
 

@@ -1,0 +1,109 @@
+import { mkdtempSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, expect, inject, it } from 'vitest';
+import { withTemporalAddress } from '../cli/runtime.ts';
+import { acceptMessage } from '../db/messages.ts';
+import { loadConfig } from '../lib/config.ts';
+import { DeliveryStarter, deliveryWorkflowId, type DeliveryToStart } from '../lib/delivery-starter.ts';
+import { TemporalGateway } from '../lib/temporal.ts';
+import { startDevServer, type DevServer } from '../lib/temporal-dev-server.ts';
+import { freePort } from './support/ports.ts';
+import { seed, startStack, type Stack, type Seeded } from './support/stack.ts';
+
+// The API's background starts (DeliveryStarter.enqueue), on real Postgres and real dev servers: the
+// shared one, and one of this file's own that is paused to play a Temporal that does not answer.
+let stack: Stack;
+let seeded: Seeded;
+let paused: DevServer;
+
+beforeAll(async () => {
+  stack = await startStack();
+  seeded = await seed(stack.api, 'https://example.com/hook');
+  // No worker, so no reconciler and no deliveries run: this file watches the starts alone.
+  await stack.stopWorker();
+  const dataDir = mkdtempSync(path.join(inject('tempDir'), 'paused-'));
+  paused = await startDevServer({ dataDir, port: await freePort(), headless: true, logFile: path.join(dataDir, 'temporal.log') });
+});
+afterAll(async () => {
+  paused?.process.kill('SIGCONT');
+  await paused?.stop();
+  await stack?.close();
+});
+
+/** A starter of its own, on a task queue no worker polls, so started workflows just wait. */
+function starterFor(address: string, maxQueued?: number) {
+  const config = withTemporalAddress(loadConfig({ ...stack.env, TEMPORAL_TASK_QUEUE: `starter-${Math.random().toString(36).slice(2)}`, RECONCILE_INTERVAL: '100ms' }), address);
+  const temporal = new TemporalGateway(config.temporal);
+  return { starter: new DeliveryStarter(stack.db, temporal, config, maxQueued), temporal };
+}
+
+async function pendingDeliveries(n: number): Promise<DeliveryToStart[]> {
+  const pending: DeliveryToStart[] = [];
+  for (let i = 0; i < n; i++) {
+    const result = await acceptMessage(stack.db, {
+      accountId: stack.accountId, appId: seeded.appId, eventType: 'user.created', version: '1.0', data: { i },
+      eventId: null, overridePayload: false, idempotencyKey: null, requestHash: 'test',
+    });
+    if (result.kind !== 'created') throw new Error(`message not created: ${result.kind}`);
+    pending.push(...result.pending);
+  }
+  return pending;
+}
+
+/** Which of these deliveries have a recorded workflow start, by id. */
+const startedAt = async (ids: string[]) =>
+  Object.fromEntries((await stack.db.selectFrom('deliveries').select(['id', 'workflow_started_at']).where('id', 'in', ids).execute()).map((r) => [r.id, r.workflow_started_at !== null]));
+const all = (deliveries: DeliveryToStart[], started: boolean) => Object.fromEntries(deliveries.map((d) => [d.id, started]));
+
+it('starts queued deliveries in the background and records every confirmed start', async () => {
+  const deliveries = await pendingDeliveries(120);
+  const { starter, temporal } = starterFor(inject('temporalAddress'));
+  const before = performance.now();
+  starter.enqueue(deliveries);
+  expect(performance.now() - before).toBeLessThan(50); // enqueueing waits on nothing
+  await starter.stop(60_000);
+
+  expect(await startedAt(deliveries.map((d) => d.id))).toEqual(all(deliveries, true));
+  const client = await temporal.client();
+  for (const delivery of [deliveries[0]!, deliveries.at(-1)!]) {
+    const description = await client.workflow.getHandle(deliveryWorkflowId(delivery.id)).describe();
+    expect(description.status.name).toBe('RUNNING');
+  }
+  await temporal.close();
+}, 90_000);
+
+it('leaves what does not fit in the queue to the reconciler', async () => {
+  const deliveries = await pendingDeliveries(30);
+  const { starter, temporal } = starterFor(inject('temporalAddress'), 10);
+  starter.enqueue(deliveries);
+  await starter.stop(60_000);
+  const marked = await startedAt(deliveries.map((d) => d.id));
+  expect(Object.values(marked).filter(Boolean)).toHaveLength(10);
+
+  // The reconciler starts the other 20 once they are older than its interval.
+  await new Promise((r) => setTimeout(r, 200));
+  expect(await starter.reconcile()).toBeGreaterThanOrEqual(20);
+  expect(await startedAt(deliveries.map((d) => d.id))).toEqual(all(deliveries, true));
+  await temporal.close();
+}, 90_000);
+
+it('gives the queue up to the reconciler when Temporal does not answer, without delaying anyone', async () => {
+  const deliveries = await pendingDeliveries(40);
+  paused.process.kill('SIGSTOP');
+  const { starter, temporal } = starterFor(paused.address);
+  try {
+    const before = performance.now();
+    starter.enqueue(deliveries);
+    expect(performance.now() - before).toBeLessThan(50);
+    // The starts under way time out (5 s), the queue is dropped, nothing is marked.
+    await starter.stop(0);
+    expect(performance.now() - before).toBeLessThan(12_000);
+    expect(await startedAt(deliveries.map((d) => d.id))).toEqual(all(deliveries, false));
+  } finally {
+    paused.process.kill('SIGCONT');
+  }
+  // Temporal is back: the reconciler starts every one of them.
+  expect(await starter.reconcile()).toBeGreaterThanOrEqual(40);
+  expect(await startedAt(deliveries.map((d) => d.id))).toEqual(all(deliveries, true));
+  await temporal.close();
+}, 90_000);
