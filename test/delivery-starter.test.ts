@@ -10,8 +10,9 @@ import { startDevServer, type DevServer } from '../lib/temporal-dev-server.ts';
 import { freePort } from './support/ports.ts';
 import { seed, startStack, type Stack, type Seeded } from './support/stack.ts';
 
-// The API's background starts (DeliveryStarter.enqueue), on real Postgres and real dev servers: the
-// shared one, and one of this file's own that is paused to play a Temporal that does not answer.
+// Accepting a message (acceptMessage) and the API's background starts (DeliveryStarter.enqueue), on
+// real Postgres and real dev servers: the shared one, and one of this file's own that is paused to
+// play a Temporal that does not answer.
 let stack: Stack;
 let seeded: Seeded;
 let paused: DevServer;
@@ -107,3 +108,41 @@ it('gives the queue up to the reconciler when Temporal does not answer, without 
   expect(await startedAt(deliveries.map((d) => d.id))).toEqual(all(deliveries, true));
   await temporal.close();
 }, 90_000);
+
+it('accepts a message for more endpoints than the first try has ids for, narrowed and with statuses', async () => {
+  const { appId } = await seed(stack.api, 'https://example.com/first');
+  const subscribers = [(await stack.api.post(`/apps/${appId}/subscriptions`, { name: 'A' })).body.id as string, (await stack.api.post(`/apps/${appId}/subscriptions`, { name: 'B' })).body.id as string];
+  const endpoints: { id: string; subscriber: string; status: string }[] = [];
+  for (let i = 0; i < 9; i++) {
+    const subscriber = subscribers[i % 2]!;
+    const status = i % 3 === 0 ? 'inactive' : 'active';
+    const created = await stack.api.post(`/subscriptions/${subscriber}/endpoints`, { url: `https://example.com/e${i}`, version: '1.0', status, enabled_events: i === 8 ? ['order.shipped'] : ['user.created'] });
+    endpoints.push({ id: created.body.id as string, subscriber, status });
+  }
+  const accept = (target: { subscriberId?: string; endpointId?: string }) =>
+    acceptMessage(stack.db, { accountId: stack.accountId, appId, ...target, eventType: 'user.created', version: '1.0', data: { n: 1 }, eventId: null, overridePayload: false, idempotencyKey: null, requestHash: 'test' });
+  const deliveriesOf = async (messageId: string) =>
+    Object.fromEntries((await stack.db.selectFrom('deliveries').select(['endpoint_id', 'status', 'id']).where('message_id', '=', messageId).execute()).map((d) => [d.endpoint_id, d.status]));
+  const expected = (list: typeof endpoints) => Object.fromEntries(list.filter((_, i) => i !== 8).map((e) => [e.id, e.status === 'active' ? 'pending' : 'skipped']));
+  const matching = endpoints.filter((e) => e !== endpoints[8]);
+
+  // The seeded endpoint (subscribed to user.created, version 1.0) plus eight of these nine.
+  const everyone = await accept({});
+  if (everyone.kind !== 'created') throw new Error(everyone.kind);
+  const rows = await deliveriesOf(everyone.message.id);
+  expect(Object.keys(rows)).toHaveLength(9);
+  expect(rows).toMatchObject(expected(endpoints));
+  expect(everyone.pending.map((d) => d.endpoint_id).sort()).toEqual(Object.entries(rows).filter(([, status]) => status === 'pending').map(([id]) => id).sort());
+  expect(new Set(everyone.pending.map((d) => d.id)).size).toBe(everyone.pending.length);
+
+  const toB = await accept({ subscriberId: subscribers[1] });
+  if (toB.kind !== 'created') throw new Error(toB.kind);
+  expect(await deliveriesOf(toB.message.id)).toEqual(expected(matching.filter((e) => e.subscriber === subscribers[1])));
+
+  const toOne = await accept({ subscriberId: endpoints[4]!.subscriber, endpointId: endpoints[4]!.id });
+  if (toOne.kind !== 'created') throw new Error(toOne.kind);
+  expect(await deliveriesOf(toOne.message.id)).toEqual({ [endpoints[4]!.id]: 'pending' });
+
+  expect(await acceptMessage(stack.db, { accountId: stack.accountId, appId, eventType: 'nope', version: '1.0', data: {}, eventId: null, overridePayload: false, idempotencyKey: null, requestHash: 'x' })).toEqual({ kind: 'unknown_event_type' });
+  expect(await acceptMessage(stack.db, { accountId: 'acc_other', appId, eventType: 'user.created', version: '1.0', data: {}, eventId: null, overridePayload: false, idempotencyKey: null, requestHash: 'x' })).toEqual({ kind: 'app_not_found' });
+});
