@@ -34,6 +34,10 @@ export async function startDevServer(opts: { dataDir: string; port: number; uiPo
     '--sqlite-pragma', 'journal_mode=wal',
     '--sqlite-pragma', 'synchronous=normal',
     '--log-level', 'warn',
+    // The first attempt's activity task comes back with the workflow task that schedules it, instead
+    // of through a second round of matching: lower latency and less server work per delivery
+    // (bench/RESULTS.md). Production clusters want the same dynamic config value.
+    '--dynamic-config-value', 'system.enableActivityEagerExecution=true',
     ...SEARCH_ATTRIBUTES.flatMap((sa) => ['--search-attribute', `${sa.name}=${sa.type}`]),
     ...(opts.headless || opts.uiPort === undefined ? ['--headless'] : ['--ui-port', String(opts.uiPort)]),
   ];
