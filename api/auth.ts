@@ -29,8 +29,9 @@ export class TrustedKeys {
   get(key: string): TrustedKey | undefined {
     const id = TrustedKeys.id(key);
     const trusted = this.keys.get(id);
-    if (trusted && trusted.until < Date.now()) this.keys.delete(id);
-    return trusted && trusted.until >= Date.now() ? trusted : undefined;
+    if (!trusted || trusted.until >= Date.now()) return trusted;
+    this.keys.delete(id);
+    return undefined;
   }
 
   trust(key: string, accountId: string, apiKeyId: string): void {

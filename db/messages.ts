@@ -134,18 +134,9 @@ export async function acceptMessage(db: Db, input: MessageToAccept): Promise<Acc
     event_type: input.eventType, version: input.version, data: row.data, event_id: input.eventId, override_payload: input.overridePayload,
     idempotency_key: input.idempotencyKey, request_hash: input.requestHash, created_at: row.created_at,
   };
-  const app = row;
-  const deliveries = row.deliveries.map(([id, endpoint_id, subscriber_id, status]) => ({ id, endpoint_id, subscriber_id, status }));
-  const pending = deliveries
-    .filter((d) => d.status === 'pending')
-    .map((d) => ({
-      id: d.id,
-      app_id: input.appId,
-      subscriber_id: d.subscriber_id,
-      endpoint_id: d.endpoint_id,
-      event_type: input.eventType,
-      retry_initial_interval_ms: app.retry_initial_interval_ms,
-      retry_backoff_coefficient: app.retry_backoff_coefficient,
-    }));
+  const retry = { retry_initial_interval_ms: row.retry_initial_interval_ms, retry_backoff_coefficient: row.retry_backoff_coefficient };
+  const pending = row.deliveries.flatMap(([id, endpoint_id, subscriber_id, status]) =>
+    status === 'pending' ? [{ id, app_id: input.appId, subscriber_id, endpoint_id, event_type: input.eventType, ...retry }] : [],
+  );
   return { kind: 'created', message, pending };
 }

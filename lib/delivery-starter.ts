@@ -112,21 +112,19 @@ export class DeliveryStarter {
     // Ids confirmed while one UPDATE runs wait for the next, so the writes batch themselves.
     while (this.confirmed.length > 0) {
       const ids = this.confirmed.splice(0, MARK_BATCH);
-      await this.db
-        .updateTable('deliveries')
-        .set({ workflow_started_at: sql<Date>`now()` })
-        .where('id', 'in', ids)
-        .execute()
-        // Unmarked rows are harmless: the reconciler's start finds the workflow already running.
-        .catch((err: unknown) => log.warn('could not record started delivery workflows', { count: ids.length, error: err }));
+      // Unmarked rows are harmless: the reconciler's start finds the workflow already running.
+      await this.markStarted(ids).catch((err: unknown) => log.warn('could not record started delivery workflows', { count: ids.length, error: err }));
     }
     this.marking = undefined;
     this.settleIfIdle();
   }
 
+  private isIdle(): boolean {
+    return this.lanes === 0 && !this.marking && this.head >= this.queue.length;
+  }
+
   private settleIfIdle(): void {
-    if (this.lanes > 0 || this.marking || this.head < this.queue.length) return;
-    for (const resolve of this.idle.splice(0)) resolve();
+    if (this.isIdle()) for (const resolve of this.idle.splice(0)) resolve();
   }
 
   /**
@@ -135,7 +133,7 @@ export class DeliveryStarter {
    */
   async stop(timeoutMs: number): Promise<void> {
     const idle = () => new Promise<void>((resolve) => {
-      if (this.lanes === 0 && !this.marking && this.head >= this.queue.length) resolve();
+      if (this.isIdle()) resolve();
       else this.idle.push(resolve);
     });
     let timer: NodeJS.Timeout | undefined;
@@ -174,10 +172,12 @@ export class DeliveryStarter {
         error: failed.reason as unknown,
       });
     }
-    if (started.length > 0) {
-      await this.db.updateTable('deliveries').set({ workflow_started_at: sql<Date>`now()` }).where('id', 'in', started).execute();
-    }
+    if (started.length > 0) await this.markStarted(started);
     return started.length;
+  }
+
+  private async markStarted(ids: readonly string[]): Promise<void> {
+    await this.db.updateTable('deliveries').set({ workflow_started_at: sql<Date>`now()` }).where('id', 'in', ids).execute();
   }
 
   /** Starts one delivery's workflow; one already running counts as started. */
