@@ -9,6 +9,18 @@ type Json<T> = ColumnType<T, string, string>;
 export type EndpointStatus = 'active' | 'inactive';
 export type DeliveryStatus = 'pending' | 'succeeded' | 'failed' | 'skipped';
 export type AttemptTrigger = 'automatic' | 'manual' | 'replay';
+/**
+ * Why a delivery ended without success. skipped: endpoint_inactive, endpoint_deleted. failed:
+ * attempts_exhausted, endpoint_gone (410), secret_unreadable, internal_error, timed_out.
+ */
+export type DeliveryReason =
+  | 'endpoint_inactive'
+  | 'endpoint_deleted'
+  | 'attempts_exhausted'
+  | 'endpoint_gone'
+  | 'secret_unreadable'
+  | 'internal_error'
+  | 'timed_out';
 export type UserRole = 'owner' | 'admin' | 'member';
 /** An endpoint listens to the named event types, or to every one with "*". */
 export type EnabledEvents = string[] | '*';
@@ -121,7 +133,14 @@ export interface DeliveriesTable {
   app_id: string;
   subscriber_id: string;
   status: DeliveryStatus;
-  /** Set once Temporal confirmed the workflow start; null rows are the reconciler's to start. */
+  /** Why it ended skipped or failed: a DeliveryReason code, and a message for people. */
+  reason: ColumnType<DeliveryReason | null, DeliveryReason | null | undefined, DeliveryReason | null>;
+  error: ColumnType<string | null, string | null | undefined, string | null>;
+  /** What the next (or current) workflow start is for: `manual` for a resend, `replay` for a replay. */
+  start_trigger: ColumnType<AttemptTrigger, AttemptTrigger | undefined, AttemptTrigger>;
+  /** When that start was asked for; the reconciler starts it once it is overdue and unconfirmed. */
+  start_requested_at: Timestamp;
+  /** Set once Temporal confirmed the workflow start; null rows (still pending) are the reconciler's to start. */
   workflow_started_at: NullableTimestamp;
   finished_at: NullableTimestamp;
   created_at: CreatedAt;

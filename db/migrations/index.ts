@@ -2,6 +2,7 @@ import type { Migration } from 'kysely';
 import * as initial from './2026-11-28-0001-initial.ts';
 import * as idempotencyKeys from './2026-11-28-0002-idempotency-keys.ts';
 import * as attemptRun from './2026-11-28-0003-attempt-run.ts';
+import * as deliveryOutcomes from './2026-12-02-0004-delivery-outcomes.ts';
 
 /**
  * Every migration, by name, in order. Listed statically (not read from the folder at run time) so
@@ -11,4 +12,5 @@ export const migrations: Record<string, Migration> = {
   '2026-11-28-0001-initial': initial,
   '2026-11-28-0002-idempotency-keys': idempotencyKeys,
   '2026-11-28-0003-attempt-run': attemptRun,
+  '2026-12-02-0004-delivery-outcomes': deliveryOutcomes,
 };
