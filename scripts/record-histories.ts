@@ -1,0 +1,170 @@
+/**
+ * Records one real workflow history per delivery scenario into test/histories/<release>/, for
+ * test/workflow-replay.test.ts to replay against every later version of the workflow code.
+ *
+ *   npm run record-histories -- [--release <name>] [scenario ...]
+ *
+ * The release defaults to today's date (UTC); with no scenario names every scenario is recorded.
+ * Each scenario runs end to end: a Temporal dev server, a fresh Postgres database, the real worker
+ * and API in this process, loopback receivers and an SMTP server.
+ */
+import { Client, Connection } from '@temporalio/client';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { startServer } from '../cli/server.ts';
+import { startWorker } from '../cli/worker.ts';
+import { withTemporalAddress } from '../cli/runtime.ts';
+import { createAccount } from '../db/accounts.ts';
+import { createDb, migrateToLatest, type Db } from '../db/connection.ts';
+import { loadConfig } from '../lib/config.ts';
+import { newEncryptionKey, SecretBox } from '../lib/secrets.ts';
+import { startDevServer } from '../lib/temporal-dev-server.ts';
+import { historyToJson } from '../test/support/history-json.ts';
+import { freePort, waitFor } from '../test/support/ports.ts';
+import { startReceiver } from '../test/support/receiver.ts';
+import { startSmtp } from '../test/support/smtp.ts';
+import { apiClient, createTestDatabase, seed, type Api, type Seeded } from '../test/support/stack.ts';
+
+const HISTORIES = fileURLToPath(new URL('../test/histories/', import.meta.url));
+
+type Answer = { status: number; headers?: Record<string, string>; body?: string };
+
+interface Scenario {
+  /** How the receiver answers the n-th request (from 0). */
+  answer(index: number): Answer;
+  /** Runs before the receiver answers the first request: a change an operator makes mid-retry. */
+  duringFirstAttempt?(db: Db, endpoint: Seeded): Promise<void>;
+}
+
+const ok: Answer = { status: 200, body: 'ok' };
+const serverError: Answer = { status: 500, body: 'boom' };
+
+const SCENARIOS: Record<string, Scenario> = {
+  success: { answer: () => ok },
+  'retries-then-success': { answer: (i) => (i < 2 ? serverError : ok) },
+  'exhausted-endpoint-disabled': { answer: () => serverError },
+  'skipped-endpoint-inactive': {
+    answer: () => serverError,
+    duringFirstAttempt: async (db, { endpointId }) => {
+      await db.updateTable('endpoints').set({ status: 'inactive' }).where('id', '=', endpointId).execute();
+    },
+  },
+  'gone-410': { answer: () => ({ status: 410 }) },
+  'retry-after': { answer: (i) => (i < 2 ? { status: 429, headers: { 'retry-after': String(i + 1) } } : ok) },
+  'skipped-endpoint-deleted': {
+    answer: () => serverError,
+    duringFirstAttempt: async (db, { endpointId }) => {
+      await db.deleteFrom('endpoints').where('id', '=', endpointId).execute();
+    },
+  },
+  'failed-secret-unreadable': {
+    answer: () => serverError,
+    // As after an ENCRYPTION_KEY rotation that lost the old key: the stored secret no longer decrypts.
+    duringFirstAttempt: async (db, { endpointId }) => {
+      await db.updateTable('endpoints').set({ secret: 'v1.lost-key.AAAA.AAAA.AAAA' }).where('id', '=', endpointId).execute();
+    },
+  },
+};
+
+const { values, positionals } = parseArgs({ options: { release: { type: 'string' } }, allowPositionals: true });
+const release = values.release ?? new Date().toISOString().slice(0, 10);
+const names = positionals.length > 0 ? positionals : Object.keys(SCENARIOS);
+const unknown = names.filter((name) => !(name in SCENARIOS));
+if (unknown.length > 0) throw new Error(`unknown scenario ${unknown.join(', ')}; known: ${Object.keys(SCENARIOS).join(', ')}`);
+
+const tempDir = mkdtempSync(path.join(tmpdir(), 'openhooks-histories-'));
+const temporal = await startDevServer({ dataDir: path.join(tempDir, 'temporal'), port: await freePort(), headless: true, logFile: path.join(tempDir, 'temporal.log') });
+const database = await createTestDatabase();
+const smtp = await startSmtp();
+const encryptionKey = newEncryptionKey();
+const env: Record<string, string> = {
+  DATABASE_URL: database.url,
+  SMTP_URL: smtp.url,
+  TEMPORAL_ADDRESS: temporal.address,
+  TEMPORAL_TASK_QUEUE: 'record-histories',
+  ENCRYPTION_KEY: encryptionKey,
+  // Short and few retries keep the recording quick; the commands a run issues do not depend on them.
+  RETRY_INITIAL_INTERVAL: '1s',
+  RETRY_BACKOFF_COEFFICIENT: '1.5',
+  RETRY_MAXIMUM_ATTEMPTS: '3',
+  DELIVERY_TIMEOUT: '2s',
+  ALLOW_PRIVATE_NETWORK: 'true',
+  ALLOW_HTTP: 'true',
+  RECONCILE_INTERVAL: '1s',
+  PORT: '0',
+  HOST: '127.0.0.1',
+  PUBLIC_URL: 'http://openhooks.test',
+  DATA_DIR: path.join(tempDir, 'data'),
+  LOG_LEVEL: 'error',
+};
+const config = withTemporalAddress(loadConfig(env), temporal.address);
+const db = createDb(database.url, 5);
+const secrets = new SecretBox(encryptionKey);
+const connection = await Connection.connect({ address: temporal.address });
+const client = new Client({ connection });
+const stops: (() => Promise<void>)[] = [];
+
+try {
+  await migrateToLatest(db);
+  const account = await createAccount(db, { name: 'Provider', email: 'owner@provider.test', password: 'correct horse battery' });
+  const worker = await startWorker({ config, db, secrets });
+  stops.push(() => worker.stop());
+  const server = await startServer({ config, db, secrets, portal: false });
+  stops.push(() => server.stop());
+  const api = apiClient(server.url, account.apiKey);
+
+  const recorded = await Promise.all(names.map((name) => record(api, name, SCENARIOS[name]!)));
+  const folder = path.join(HISTORIES, release);
+  mkdirSync(folder, { recursive: true });
+  for (const { name, json, secret } of recorded) {
+    // Histories are committed: nothing in them may let a reader sign or read anything.
+    for (const [what, value] of [['a signing secret', secret], ['the API key', account.apiKey], ['the encryption key', encryptionKey]] as const) {
+      if (json.includes(value) || json.includes(value.replace(/^whsec_/, ''))) throw new Error(`the ${name} history contains ${what}`);
+    }
+    writeFileSync(path.join(folder, `${name}.json`), json);
+    console.log(`recorded ${path.relative(process.cwd(), path.join(folder, `${name}.json`))}`);
+  }
+} finally {
+  for (const stop of stops.reverse()) await stop();
+  await connection.close();
+  await db.destroy();
+  await smtp.close();
+  await database.drop();
+  await temporal.stop();
+  rmSync(tempDir, { recursive: true, force: true });
+}
+
+/** Posts one message to a fresh endpoint answered as the scenario says; returns its closed run's history. */
+async function record(api: Api, name: string, scenario: Scenario): Promise<{ name: string; json: string; secret: string }> {
+  let endpoint: Seeded | undefined;
+  const receiver = await startReceiver((_request, index, res) => {
+    const answer = scenario.answer(index);
+    const change = index === 0 && scenario.duringFirstAttempt ? scenario.duringFirstAttempt(db, endpoint!) : Promise.resolve();
+    change.then(
+      () => res.writeHead(answer.status, answer.headers).end(answer.body ?? ''),
+      (err: unknown) => {
+        console.error(`${name}: changing the endpoint failed`, err);
+        res.destroy();
+      },
+    );
+    return 'handled';
+  });
+  try {
+    endpoint = await seed(api, receiver.url);
+    const posted = await api.post(`/apps/${endpoint.appId}/messages`, { event_type: 'user.created', version: '1.0', data: { id: 42 } });
+    if (posted.status !== 202) throw new Error(`${name}: message not accepted: ${JSON.stringify(posted.body)}`);
+    // Found by the endpoint's search attribute, so the script does not depend on how ids are made.
+    const query = `EndpointId = "${endpoint.endpointId}" AND ExecutionStatus != "Running"`;
+    const run = await waitFor(`${name}: the delivery's run to close`, async () => {
+      for await (const execution of client.workflow.list({ query })) return execution;
+      return undefined;
+    }, 60_000, 250);
+    const history = await client.workflow.getHandle(run.workflowId, run.runId).fetchHistory();
+    return { name, json: historyToJson(history), secret: endpoint.secret };
+  } finally {
+    await receiver.close();
+  }
+}
