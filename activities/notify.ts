@@ -1,4 +1,8 @@
-import { newId } from '../lib/ids.ts';
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import { findDisabledEndpointNotice, type DisabledEndpointNotice } from '../db/deliveries.ts';
+import { createEndpointDisabledNotifications, endpointDisabledRecipients, findPendingNotifications, updateNotification } from '../db/notifications.ts';
+import { NOTIFY_ATTEMPTS } from '../lib/failures.ts';
 import type { ActivityDeps } from './index.ts';
 import type { Mail } from './mailer.ts';
 
@@ -6,84 +10,56 @@ export function createNotifyActivities({ db, mailer, publicUrl, clock = () => ne
   return {
     /**
      * Emails every provider user of the account and the subscriber's contact that an endpoint was
-     * disabled. Each recipient's notification row is written first and marked sent after, so a retry
-     * sends only what did not go out.
+     * disabled. Each recipient's notification row is written first and marked after, so a retry
+     * sends only what did not go out. A recipient the mail server refuses for good (5xx), and on the
+     * last of NOTIFY_ATTEMPTS tries every one still unsent, is marked `failed` with the error: the
+     * step ends rather than blocking on one address.
      */
-    async notifyEndpointDisabled(deliveryId: string): Promise<{ sent: number }> {
-      const context = await db
-        .selectFrom('deliveries')
-        .innerJoin('endpoints', 'endpoints.id', 'deliveries.endpoint_id')
-        .innerJoin('subscribers', 'subscribers.id', 'deliveries.subscriber_id')
-        .innerJoin('apps', 'apps.id', 'deliveries.app_id')
-        .innerJoin('messages', 'messages.id', 'deliveries.message_id')
-        .select([
-          'deliveries.id as delivery_id',
-          'apps.account_id',
-          'apps.id as app_id',
-          'apps.name as app_name',
-          'endpoints.id as endpoint_id',
-          'endpoints.url',
-          'endpoints.disabled_reason',
-          'subscribers.name as subscriber_name',
-          'subscribers.email as subscriber_email',
-          'messages.id as message_id',
-          'messages.event_type',
-        ])
-        .where('deliveries.id', '=', deliveryId)
-        .executeTakeFirst();
-      if (!context) return { sent: 0 };
+    async notifyEndpointDisabled(deliveryId: string): Promise<{ sent: number; failed: number }> {
+      const notice = await findDisabledEndpointNotice(db, deliveryId);
+      if (!notice?.url) return { sent: 0, failed: 0 };
+      const recipients = await endpointDisabledRecipients(db, notice.account_id, notice.subscriber_email);
+      await createEndpointDisabledNotifications(db, { accountId: notice.account_id, appId: notice.app_id, endpointId: notice.endpoint_id, deliveryId }, recipients);
 
-      const users = await db.selectFrom('users').select('email').where('account_id', '=', context.account_id).execute();
-      const recipients = [...new Set([...users.map((u) => u.email), ...(context.subscriber_email ? [context.subscriber_email] : [])])];
-      if (recipients.length > 0) {
-        await db
-          .insertInto('notifications')
-          .values(
-            recipients.map((recipient) => ({
-              id: newId('notification'),
-              account_id: context.account_id,
-              app_id: context.app_id,
-              endpoint_id: context.endpoint_id,
-              delivery_id: deliveryId,
-              kind: 'endpoint_disabled' as const,
-              recipient,
-              status: 'pending' as const,
-            })),
-          )
-          .onConflict((oc) => oc.columns(['delivery_id', 'kind', 'recipient']).doNothing())
-          .execute();
+      const lastTry = Context.current().info.attempt >= NOTIFY_ATTEMPTS;
+      const link = `${publicUrl}/apps/${notice.app_id}/endpoints/${notice.endpoint_id}`;
+      let sent = 0;
+      let failed = 0;
+      let retry: string | undefined;
+      for (const notification of await findPendingNotifications(db, deliveryId)) {
+        try {
+          await mailer.send(endpointDisabledMail(notification.recipient, notice, link));
+          await updateNotification(db, notification.id, { status: 'sent', error: null, sentAt: clock() });
+          sent++;
+        } catch (err) {
+          const error = err instanceof Error ? err.message : String(err);
+          const giveUp = lastTry || refusedForGood(err);
+          await updateNotification(db, notification.id, { status: giveUp ? 'failed' : 'pending', error });
+          if (giveUp) failed++;
+          else retry = error;
+        }
       }
-
-      const due = await db
-        .selectFrom('notifications')
-        .select(['id', 'recipient'])
-        .where('delivery_id', '=', deliveryId)
-        .where('kind', '=', 'endpoint_disabled')
-        .where('status', '!=', 'sent')
-        .execute();
-      const link = `${publicUrl}/apps/${context.app_id}/endpoints/${context.endpoint_id}`;
-      for (const notification of due) {
-        await mailer.send(endpointDisabledMail(notification.recipient, context, link));
-        await db.updateTable('notifications').set({ status: 'sent', sent_at: clock(), error: null }).where('id', '=', notification.id).execute();
-      }
-      return { sent: due.length };
+      if (retry !== undefined) throw ApplicationFailure.create({ type: 'NotificationNotSent', message: `some notifications were not sent; trying again: ${retry}` });
+      return { sent, failed };
     },
   };
 }
 
-function endpointDisabledMail(
-  to: string,
-  c: { app_name: string; subscriber_name: string; url: string; endpoint_id: string; disabled_reason: string | null; message_id: string; event_type: string },
-  link: string,
-): Mail {
+/** SMTP 5xx replies are permanent (RFC 5321): trying again cannot help. */
+function refusedForGood(err: unknown): boolean {
+  const code = (err as { responseCode?: unknown } | undefined)?.responseCode;
+  return typeof code === 'number' && code >= 500 && code < 600;
+}
+
+function endpointDisabledMail(to: string, notice: DisabledEndpointNotice, link: string): Mail {
   return {
     to,
-    subject: `[openhooks] Webhook endpoint disabled: ${c.url}`,
+    subject: `[openhooks] Webhook endpoint disabled: ${notice.url}`,
     text: [
-      `The webhook endpoint ${c.url} (${c.endpoint_id}) of ${c.subscriber_name} in ${c.app_name} has been disabled.`,
+      `The webhook endpoint ${notice.url} (${notice.endpoint_id}) of ${notice.subscriber_name} in ${notice.app_name} has been disabled.`,
       '',
-      `Why: ${c.disabled_reason ?? 'deliveries kept failing'}.`,
-      `The failing message: ${c.message_id} (${c.event_type}).`,
+      `Why: ${notice.disabled_reason ?? 'deliveries kept failing'}.`,
+      `The failing message: ${notice.message_id} (${notice.event_type}).`,
       '',
       'While the endpoint is disabled, new messages for it are recorded but not sent.',
       `Fix the receiver, then re-enable the endpoint and replay what it missed: ${link}`,

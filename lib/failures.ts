@@ -1,9 +1,58 @@
-/** ApplicationFailure types the delivery activity throws; the workflow branches on them. */
+/**
+ * The contract between the delivery workflow and its activities: the ApplicationFailure types the
+ * send activity throws, one per way a delivery can end without success, and the bounds on retries
+ * that are not an endpoint's attempts. Pure, so the workflow bundle can import it.
+ */
+import type { DeliveryReason } from '../db/database.ts';
+
 export const FAILURE = {
-  /** The endpoint is inactive (or gone) at send time: the delivery is skipped, a replay can send it. */
+  /** Before the request: the delivery row is gone (its message or app was deleted); nothing to record. */
+  deliveryNotFound: 'DeliveryNotFound',
+  /** Before the request: the endpoint is inactive; the delivery is skipped, a replay can send it. */
   endpointInactive: 'EndpointInactive',
-  /** 410 Gone: the receiver asks us to stop at once. */
+  /** Before the request: the endpoint was deleted; the delivery is skipped. */
+  endpointDeleted: 'EndpointDeleted',
+  /** Before the request: no configured ENCRYPTION_KEY opens the endpoint's secret. Our fault, not the endpoint's. */
+  secretUnreadable: 'SecretUnreadable',
+  /** The request: 410 Gone, the receiver asks us to stop at once. */
   endpointGone: 'EndpointGone',
-  /** Any other failed attempt; retried under the policy. */
+  /** The request: any other failed attempt; retried under the app's policy. */
   attemptFailed: 'AttemptFailed',
 } as const;
+
+export type FailureType = (typeof FAILURE)[keyof typeof FAILURE];
+
+/** How a delivery ends when its send activity fails with `type` (undefined: an untyped error). */
+export function endingOf(type: string | undefined): { status: 'skipped' | 'failed'; reason: DeliveryReason } {
+  switch (type) {
+    case FAILURE.endpointInactive:
+      return { status: 'skipped', reason: 'endpoint_inactive' };
+    // A deleted message or app takes its deliveries with it: there is no row left to record on.
+    case FAILURE.deliveryNotFound:
+    case FAILURE.endpointDeleted:
+      return { status: 'skipped', reason: 'endpoint_deleted' };
+    case FAILURE.secretUnreadable:
+      return { status: 'failed', reason: 'secret_unreadable' };
+    case FAILURE.endpointGone:
+      return { status: 'failed', reason: 'endpoint_gone' };
+    case FAILURE.attemptFailed:
+      return { status: 'failed', reason: 'attempts_exhausted' };
+    default:
+      return { status: 'failed', reason: 'internal_error' };
+  }
+}
+
+/** Only these endings are the endpoint's fault, so only they disable it. */
+export function disablesEndpoint(reason: DeliveryReason): boolean {
+  return reason === 'attempts_exhausted' || reason === 'endpoint_gone';
+}
+
+/**
+ * Failures of our own (Postgres away, a worker killed, a bug) retried on top of an endpoint's
+ * attempts before the delivery ends as `internal_error`: they never spend the endpoint's budget,
+ * but they do end. Spaced by the app's backoff, capped at its last gap.
+ */
+export const OWN_FAILURE_RETRIES = 10;
+
+/** Tries at mailing the people of a disabled endpoint; then each unsent notification is marked failed. */
+export const NOTIFY_ATTEMPTS = 5;

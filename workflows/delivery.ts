@@ -1,8 +1,8 @@
-import { ActivityFailure, ApplicationFailure, proxyActivities, upsertSearchAttributes } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, log, proxyActivities, TimeoutFailure, upsertSearchAttributes } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.ts';
-import type { AttemptTrigger, DeliveryStatus } from '../db/database.ts';
+import type { AttemptTrigger, DeliveryReason, DeliveryStatus } from '../db/database.ts';
+import { endingOf, NOTIFY_ATTEMPTS, OWN_FAILURE_RETRIES } from '../lib/failures.ts';
 import { DELIVERY_STATUS } from '../lib/search-attributes.ts';
-import { FAILURE } from '../lib/failures.ts';
 
 export interface DeliveryInput {
   deliveryId: string;
@@ -12,16 +12,47 @@ export interface DeliveryInput {
   timeoutMs: number;
 }
 
-// Bookkeeping talks only to Postgres: it retries until the database answers, never gives up.
-const { recordSkipped, recordFailure, notifyEndpointDisabled } = proxyActivities<Activities>({
+// Bookkeeping talks only to Postgres: it rides out an outage of about an hour, then the run fails
+// where an operator sees it (Temporal Web UI) rather than retrying forever.
+const { recordSkipped, recordFailure } = proxyActivities<Activities>({
   startToCloseTimeout: '1 minute',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 70 },
 });
 
-/** One message to one endpoint: send under the retry policy, then record how it ended. */
+// Telling people is worth a few tries, never a stuck delivery: the activity marks what it could not send.
+const { notifyEndpointDisabled } = proxyActivities<Activities>({
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '10 seconds', backoffCoefficient: 3, maximumInterval: '15 minutes', maximumAttempts: NOTIFY_ATTEMPTS },
+});
+
+interface Ending {
+  status: 'skipped' | 'failed';
+  reason: DeliveryReason;
+  error: string | null;
+}
+
+/** One message to one endpoint: prepare and send under the retry policy, then record how it ended. */
 export async function deliveryWorkflow(input: DeliveryInput): Promise<DeliveryStatus> {
+  let status: DeliveryStatus;
+  const ending = await send(input);
+  if (!ending) {
+    status = 'succeeded';
+  } else if (ending.status === 'skipped') {
+    await recordSkipped(input.deliveryId, ending.reason);
+    status = 'skipped';
+  } else {
+    const { endpointDisabled } = await recordFailure(input.deliveryId, ending.reason, ending.error);
+    if (endpointDisabled) await notify(input.deliveryId);
+    status = 'failed';
+  }
+  upsertSearchAttributes([{ key: DELIVERY_STATUS, value: status }]);
+  return status;
+}
+
+/** Runs the send activity to its end; undefined on success, otherwise how the delivery ends. */
+async function send(input: DeliveryInput): Promise<Ending | undefined> {
   const { initialIntervalMs, backoffCoefficient, maximumAttempts } = input.retry;
-  // The send proxy is built per run because its retry policy comes from the app's settings.
+  // Built per run because its retry policy comes from the app's settings.
   const { sendAttempt } = proxyActivities<Activities>({
     // The request itself, then up to RECORD_BUDGET_MS (30 s) of recording it while Postgres is away.
     startToCloseTimeout: input.timeoutMs + 45_000,
@@ -29,32 +60,30 @@ export async function deliveryWorkflow(input: DeliveryInput): Promise<DeliverySt
     retry: {
       initialInterval: initialIntervalMs,
       backoffCoefficient,
-      // No maximumAttempts (unbounded): the activity counts the endpoint's attempts itself (only
-      // HTTP attempts it recorded), so our own outages are retried without spending that budget.
+      // The activity counts the endpoint's attempts itself (only HTTP attempts it recorded) and stops
+      // at maximumAttempts; the extra tries absorb failures of our own without spending that budget.
+      maximumAttempts: maximumAttempts + OWN_FAILURE_RETRIES,
       // Never cap the exponential growth below the last gap the policy asks for.
       maximumInterval: Math.max(initialIntervalMs, initialIntervalMs * backoffCoefficient ** Math.max(0, maximumAttempts - 2)),
     },
   });
-
-  let status: DeliveryStatus;
   try {
     await sendAttempt({ deliveryId: input.deliveryId, trigger: input.trigger, maximumAttempts });
-    status = 'succeeded';
+    return undefined;
   } catch (err) {
-    if (failureType(err) === FAILURE.endpointInactive) {
-      await recordSkipped(input.deliveryId);
-      status = 'skipped';
-    } else {
-      const { endpointDisabled } = await recordFailure(input.deliveryId);
-      if (endpointDisabled) await notifyEndpointDisabled(input.deliveryId);
-      status = 'failed';
-    }
+    if (!(err instanceof ActivityFailure)) throw err;
+    const cause = err.cause;
+    if (cause instanceof ApplicationFailure) return { ...endingOf(cause.type ?? undefined), error: cause.message };
+    if (cause instanceof TimeoutFailure) return { status: 'failed', reason: 'timed_out', error: cause.message };
+    return { status: 'failed', reason: 'internal_error', error: cause?.message ?? err.message };
   }
-  upsertSearchAttributes([{ key: DELIVERY_STATUS, value: status }]);
-  return status;
 }
 
-function failureType(err: unknown): string | undefined {
-  if (!(err instanceof ActivityFailure)) throw err;
-  return err.cause instanceof ApplicationFailure ? (err.cause.type ?? undefined) : undefined;
+async function notify(deliveryId: string): Promise<void> {
+  try {
+    await notifyEndpointDisabled(deliveryId);
+  } catch (err) {
+    // The endpoint is disabled and the delivery recorded either way; the notifications table says who was not told.
+    log.warn('endpoint-disabled notification gave up', { deliveryId, error: err instanceof Error ? err.message : String(err) });
+  }
 }

@@ -13,13 +13,19 @@ function decodeQuotedPrintable(raw: string): string {
   return Buffer.from(bytes, 'latin1').toString('utf8');
 }
 
-/** A real SMTP server on loopback that keeps every mail it accepts. */
-export async function startSmtp() {
+/** A real SMTP server on loopback that keeps every mail it accepts; `refuse` recipients get a permanent 550. */
+export async function startSmtp(options: { refuse?: (address: string) => boolean } = {}) {
   const mails: ReceivedMail[] = [];
+  const refused: string[] = [];
   const server = new SMTPServer({
     authOptional: true,
     disabledCommands: ['STARTTLS'],
     logger: false,
+    onRcptTo(address, _session, callback) {
+      if (!options.refuse?.(address.address)) return callback();
+      refused.push(address.address);
+      callback(Object.assign(new Error('mailbox unavailable'), { responseCode: 550 }));
+    },
     onData(stream, session, callback) {
       const chunks: Buffer[] = [];
       stream.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -40,6 +46,8 @@ export async function startSmtp() {
   return {
     url: `smtp://127.0.0.1:${port}`,
     mails,
+    /** Every RCPT TO that was refused, once per try. */
+    refused,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { judge, parseRetryAfter } from '../../activities/delivery.ts';
+import { judge, parseRetryAfter } from '../../activities/judge.ts';
 import type { HttpResult } from '../../activities/http.ts';
 
 const now = new Date('2025-01-01T00:00:00Z');

@@ -1,0 +1,92 @@
+import type { Db } from './connection.ts';
+import type { DeliveryReason } from './database.ts';
+
+/**
+ * A delivery joined with its message and app, and with its endpoint when that still exists (a
+ * deleted endpoint leaves its deliveries behind). Every step of a delivery reads through this join
+ * and picks its own columns.
+ */
+export function deliveryContext(db: Db) {
+  return db
+    .selectFrom('deliveries')
+    .innerJoin('messages', 'messages.id', 'deliveries.message_id')
+    .innerJoin('apps', 'apps.id', 'deliveries.app_id')
+    .leftJoin('endpoints', 'endpoints.id', 'deliveries.endpoint_id');
+}
+
+/** What one signed attempt needs: the message to send, and the endpoint's URL, status and secrets. */
+export function findDeliveryToSend(db: Db, deliveryId: string) {
+  return deliveryContext(db)
+    .select([
+      'deliveries.status as delivery_status',
+      'deliveries.app_id',
+      'deliveries.subscriber_id',
+      'deliveries.endpoint_id',
+      'messages.id as message_id',
+      'messages.event_type',
+      'messages.version',
+      'messages.data',
+      'messages.override_payload',
+      'messages.created_at as message_created_at',
+      'endpoints.url',
+      'endpoints.status as endpoint_status',
+      'endpoints.secret',
+      'endpoints.previous_secret',
+      'endpoints.previous_secret_expires_at',
+    ])
+    .where('deliveries.id', '=', deliveryId)
+    .executeTakeFirst();
+}
+
+export type DeliveryToSend = NonNullable<Awaited<ReturnType<typeof findDeliveryToSend>>>;
+
+/** What the mail about a disabled endpoint says, and whom of the account it goes to. */
+export function findDisabledEndpointNotice(db: Db, deliveryId: string) {
+  return deliveryContext(db)
+    .innerJoin('subscribers', 'subscribers.id', 'deliveries.subscriber_id')
+    .select([
+      'apps.account_id',
+      'apps.id as app_id',
+      'apps.name as app_name',
+      'deliveries.endpoint_id',
+      'endpoints.url',
+      'endpoints.disabled_reason',
+      'subscribers.name as subscriber_name',
+      'subscribers.email as subscriber_email',
+      'messages.id as message_id',
+      'messages.event_type',
+    ])
+    .where('deliveries.id', '=', deliveryId)
+    .executeTakeFirst();
+}
+
+export type DisabledEndpointNotice = NonNullable<Awaited<ReturnType<typeof findDisabledEndpointNotice>>>;
+
+/** A 2xx was recorded: the delivery is done. */
+export async function markDeliverySucceeded(db: Db, deliveryId: string, now: Date): Promise<void> {
+  await db
+    .updateTable('deliveries')
+    .set({ status: 'succeeded', reason: null, error: null, finished_at: now, updated_at: now })
+    .where('id', '=', deliveryId)
+    .execute();
+}
+
+/**
+ * Ends a pending delivery without success. Returns its endpoint id, or undefined when it was not
+ * pending (already ended, or its row is gone), so a repeated call changes nothing.
+ */
+export async function endDelivery(
+  db: Db,
+  deliveryId: string,
+  ending: { status: 'skipped' | 'failed'; reason: DeliveryReason; error: string | null },
+  now: Date,
+): Promise<string | undefined> {
+  const row = await db
+    .updateTable('deliveries')
+    .set({ status: ending.status, reason: ending.reason, error: ending.error, finished_at: now, updated_at: now })
+    .where('id', '=', deliveryId)
+    .where('status', '=', 'pending')
+    .returning('endpoint_id')
+    .executeTakeFirst();
+  return row?.endpoint_id;
+}

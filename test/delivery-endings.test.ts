@@ -1,0 +1,149 @@
+import { Client, Connection } from '@temporalio/client';
+import { sql } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';
+import { deliveryWorkflowId } from '../lib/delivery-starter.ts';
+import { newEncryptionKey, SecretBox } from '../lib/secrets.ts';
+import { waitFor } from './support/ports.ts';
+import { startReceiver } from './support/receiver.ts';
+import { startSmtp } from './support/smtp.ts';
+import { seed, startStack, type Stack } from './support/stack.ts';
+
+// Every delivery ends: each way it can fail before, during or after its request has a bound and a
+// recorded outcome (issue 9, items 1 and 2).
+
+const message = { event_type: 'user.created', version: '1.0', data: { id: 7 } };
+
+let temporal: Client;
+let connection: Connection;
+beforeAll(async () => {
+  connection = await Connection.connect({ address: inject('temporalAddress') });
+  temporal = new Client({ connection });
+});
+afterAll(async () => {
+  await connection?.close();
+});
+
+async function deliveryOf(stack: Stack, messageId: string) {
+  return stack.db.selectFrom('deliveries').selectAll().where('message_id', '=', messageId).executeTakeFirst();
+}
+
+async function waitForEnd(stack: Stack, messageId: string, timeoutMs = 30_000) {
+  return waitFor(`the delivery of ${messageId} to end`, async () => {
+    const delivery = await deliveryOf(stack, messageId);
+    return delivery && delivery.status !== 'pending' ? delivery : undefined;
+  }, timeoutMs);
+}
+
+async function attemptsOf(stack: Stack, deliveryId: string) {
+  return stack.db.selectFrom('attempts').selectAll().where('delivery_id', '=', deliveryId).orderBy('created_at').execute();
+}
+
+describe('deliveries end, with a reason', () => {
+  let stack: Stack;
+  let smtp: Awaited<ReturnType<typeof startSmtp>>;
+  beforeAll(async () => {
+    // The subscriber's contact address is refused for good by the mail server.
+    smtp = await startSmtp({ refuse: (address) => address === 'ops@acme.test' });
+    stack = await startStack({ SMTP_URL: smtp.url });
+  });
+  afterAll(async () => {
+    await stack?.close();
+    await smtp?.close();
+  });
+
+  it('fails at once with secret_unreadable, sends nothing and keeps the endpoint active, when no key opens the secret', async () => {
+    const receiver = await startReceiver();
+    const { appId, endpointId } = await seed(stack.api, receiver.url);
+    // As after a bad ENCRYPTION_KEY rotation: the secret was sealed with a key the worker does not have.
+    const foreign = new SecretBox(newEncryptionKey()).encrypt('whsec_c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0MTI=');
+    await stack.db.updateTable('endpoints').set({ secret: foreign }).where('id', '=', endpointId).execute();
+
+    const posted = await stack.api.post(`/apps/${appId}/messages`, message);
+    expect(posted.status).toBe(202);
+    const delivery = await waitForEnd(stack, posted.body.id, 15_000);
+    expect(delivery).toMatchObject({ status: 'failed', reason: 'secret_unreadable' });
+    expect(delivery.error).toMatch(/cannot be decrypted/);
+    expect(delivery.error).not.toContain('whsec_');
+    expect(await attemptsOf(stack, delivery.id)).toHaveLength(0);
+    expect(receiver.requests).toHaveLength(0);
+    const endpoint = await stack.db.selectFrom('endpoints').select(['status']).where('id', '=', endpointId).executeTakeFirstOrThrow();
+    expect(endpoint.status).toBe('active');
+    expect(await temporal.workflow.getHandle(deliveryWorkflowId(delivery.id)).result()).toBe('failed');
+    await receiver.close();
+  });
+
+  it('skips with endpoint_deleted when the endpoint is deleted between attempts, keeping the attempts made', async () => {
+    const receiver = await startReceiver(() => ({ status: 500, body: 'down' }));
+    const { appId, endpointId } = await seed(stack.api, receiver.url);
+    const posted = await stack.api.post(`/apps/${appId}/messages`, message);
+    await waitFor('the first attempt', () => (receiver.requests.length >= 1 ? true : undefined));
+    await stack.db.deleteFrom('endpoints').where('id', '=', endpointId).execute();
+
+    const delivery = await waitForEnd(stack, posted.body.id);
+    expect(delivery).toMatchObject({ status: 'skipped', reason: 'endpoint_deleted' });
+    const attempts = await attemptsOf(stack, delivery.id);
+    expect(attempts.length).toBeGreaterThanOrEqual(1);
+    expect(attempts.length).toBeLessThan(5);
+    expect(await temporal.workflow.getHandle(deliveryWorkflowId(delivery.id)).result()).toBe('skipped');
+    await receiver.close();
+  });
+
+  it('gives up on a recipient the mail server refuses for good, records it, and still ends the delivery', async () => {
+    const receiver = await startReceiver(() => ({ status: 410 }));
+    const { appId, endpointId } = await seed(stack.api, receiver.url);
+    const posted = await stack.api.post(`/apps/${appId}/messages`, message);
+    const delivery = await waitForEnd(stack, posted.body.id);
+    expect(delivery).toMatchObject({ status: 'failed', reason: 'endpoint_gone' });
+
+    // The run completes although one recipient can never be mailed.
+    const handle = temporal.workflow.getHandle(deliveryWorkflowId(delivery.id));
+    expect(await handle.result()).toBe('failed');
+    const notifications = await stack.db.selectFrom('notifications').selectAll().where('endpoint_id', '=', endpointId).orderBy('recipient').execute();
+    expect(notifications.map((n) => [n.recipient, n.status])).toEqual([
+      ['ops@acme.test', 'failed'],
+      [stack.ownerEmail, 'sent'],
+    ]);
+    expect(notifications[0]!.error).toMatch(/550|mailbox unavailable/);
+    expect(smtp.refused).toEqual(['ops@acme.test']);
+    expect(smtp.mails.filter((m) => m.to.includes(stack.ownerEmail) && m.text.includes(endpointId))).toHaveLength(1);
+    await receiver.close();
+  });
+});
+
+describe('a failure of our own before the request', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    // One endpoint attempt, so the bound on our own failures is reached in seconds (1 s apart).
+    stack = await startStack({ RETRY_MAXIMUM_ATTEMPTS: '1' });
+  });
+  afterAll(async () => {
+    await stack?.close();
+  });
+
+  it('is retried within its bound, never spends the endpoint attempt, and ends failed with internal_error', async () => {
+    const receiver = await startReceiver();
+    const { appId, endpointId } = await seed(stack.api, receiver.url);
+    // A database error that is not an outage: the query that prepares the request fails every time.
+    await sql`alter table endpoints rename column previous_secret to previous_secret_gone`.execute(stack.db);
+    try {
+      const posted = await stack.api.post(`/apps/${appId}/messages`, message);
+      expect(posted.status).toBe(202);
+      const delivery = await waitForEnd(stack, posted.body.id, 45_000);
+      expect(delivery).toMatchObject({ status: 'failed', reason: 'internal_error' });
+      expect(delivery.error).toMatch(/previous_secret/);
+      expect(await attemptsOf(stack, delivery.id)).toHaveLength(0);
+      expect(receiver.requests).toHaveLength(0);
+      // Our fault, not the endpoint's: it stays active and nobody is told it was disabled.
+      const endpoint = await stack.db.selectFrom('endpoints').select(['status']).where('id', '=', endpointId).executeTakeFirstOrThrow();
+      expect(endpoint.status).toBe('active');
+      const history = await temporal.workflow.getHandle(deliveryWorkflowId(delivery.id)).fetchHistory();
+      const started = history.events?.filter((e) => e.activityTaskStartedEventAttributes) ?? [];
+      const sendTries = started.at(0)?.activityTaskStartedEventAttributes?.attempt ?? 0;
+      // 1 endpoint attempt + OWN_FAILURE_RETRIES (10): the bound, not forever.
+      expect(sendTries).toBe(11);
+    } finally {
+      await sql`alter table endpoints rename column previous_secret_gone to previous_secret`.execute(stack.db);
+    }
+    await receiver.close();
+  });
+});
