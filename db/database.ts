@@ -186,16 +186,6 @@ export interface NotificationsTable {
   created_at: CreatedAt;
 }
 
-export interface ReplaysTable {
-  id: string;
-  app_id: string;
-  endpoint_id: string;
-  since: NullableTimestamp;
-  until: NullableTimestamp;
-  requested_by: string;
-  created_at: CreatedAt;
-}
-
 export interface IdempotencyKeysTable {
   account_id: string;
   key: string;
@@ -220,21 +210,15 @@ export interface Database {
   deliveries: DeliveriesTable;
   attempts: AttemptsTable;
   notifications: NotificationsTable;
-  replays: ReplaysTable;
   idempotency_keys: IdempotencyKeysTable;
 }
 
-export type Account = Selectable<AccountsTable>;
 export type App = Selectable<AppsTable>;
 export type EventType = Selectable<EventTypesTable>;
 export type Subscriber = Selectable<SubscribersTable>;
 export type Endpoint = Selectable<EndpointsTable>;
-export type NewEndpoint = Insertable<EndpointsTable>;
 export type EndpointUpdate = Updateable<EndpointsTable>;
 export type Message = Selectable<MessagesTable>;
-export type Delivery = Selectable<DeliveriesTable>;
-export type NewDelivery = Insertable<DeliveriesTable>;
 export type Attempt = Selectable<AttemptsTable>;
 export type NewAttempt = Insertable<AttemptsTable>;
-export type Notification = Selectable<NotificationsTable>;
 

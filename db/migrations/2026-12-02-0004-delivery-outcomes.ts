@@ -9,7 +9,8 @@ import { sql, type Kysely } from 'kysely';
  * - deliveries outlive their endpoint: deleting an endpoint keeps its log, and a delivery in flight
  *   ends `skipped` with reason `endpoint_deleted`;
  * - the reconciler's partial index covers only what it scans (pending, start not confirmed);
- * - expired message idempotency keys are found without a full scan when they are purged.
+ * - expired message idempotency keys are found without a full scan when they are purged;
+ * - the unused `replays` table goes; the replay feature defines its own.
  */
 export async function up(db: Kysely<any>): Promise<void> {
   await db.schema
@@ -33,9 +34,21 @@ export async function up(db: Kysely<any>): Promise<void> {
     .column('created_at')
     .where(sql.ref('idempotency_key'), 'is not', null)
     .execute();
+  await db.schema.dropTable('replays').execute();
 }
 
 export async function down(db: Kysely<any>): Promise<void> {
+  await db.schema
+    .createTable('replays')
+    .addColumn('id', 'text', (c) => c.primaryKey())
+    .addColumn('app_id', 'text', (c) => c.notNull())
+    .addColumn('endpoint_id', 'text', (c) => c.notNull().references('endpoints.id').onDelete('cascade'))
+    .addColumn('since', 'timestamptz')
+    .addColumn('until', 'timestamptz')
+    .addColumn('requested_by', 'text', (c) => c.notNull())
+    .addColumn('created_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
+    .execute();
+  await db.schema.createIndex('replays_endpoint_id').on('replays').column('endpoint_id').execute();
   await db.schema.dropIndex('messages_idempotency_key_created_at').execute();
   await db.schema.dropIndex('deliveries_unstarted').execute();
   await db.schema.createIndex('deliveries_unstarted').on('deliveries').column('created_at').where(sql.ref('workflow_started_at'), 'is', null).execute();
