@@ -9,7 +9,7 @@ import { disablesEndpoint, FAILURE } from '../lib/failures.ts';
 import { retryWhileDatabaseDown } from '../lib/retry.ts';
 import { signatureHeaders } from '../lib/signing.ts';
 import type { HttpResult } from './http.ts';
-import type { ActivityDeps } from './index.ts';
+import type { ActivityDeps } from './deps.ts';
 import { disabledReason, judge, type Outcome } from './judge.ts';
 
 export interface SendAttemptInput {

@@ -1,18 +1,8 @@
-import type { Db } from '../db/connection.ts';
-import type { SecretBox } from '../lib/secrets.ts';
 import { createDeliveryActivities } from './delivery.ts';
-import type { HttpSender } from './http.ts';
-import type { Mailer } from './mailer.ts';
+import type { ActivityDeps } from './deps.ts';
 import { createNotifyActivities } from './notify.ts';
 
-export interface ActivityDeps {
-  db: Db;
-  http: HttpSender;
-  mailer: Mailer;
-  secrets: SecretBox;
-  publicUrl: string;
-  clock?: () => Date;
-}
+export type { ActivityDeps } from './deps.ts';
 
 /** Every activity the worker registers, built from the dependencies it is handed. */
 export function createActivities(deps: ActivityDeps) {

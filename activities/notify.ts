@@ -3,7 +3,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { findDisabledEndpointNotice, type DisabledEndpointNotice } from '../db/deliveries.ts';
 import { createEndpointDisabledNotifications, endpointDisabledRecipients, findPendingNotifications, updateNotification } from '../db/notifications.ts';
 import { NOTIFY_ATTEMPTS } from '../lib/failures.ts';
-import type { ActivityDeps } from './index.ts';
+import type { ActivityDeps } from './deps.ts';
 import type { Mail } from './mailer.ts';
 
 export function createNotifyActivities({ db, mailer, publicUrl, clock = () => new Date() }: ActivityDeps) {
