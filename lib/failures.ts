@@ -50,9 +50,10 @@ export function disablesEndpoint(reason: DeliveryReason): boolean {
 /**
  * Failures of our own (Postgres away, a worker killed, a bug) retried on top of an endpoint's
  * attempts before the delivery ends as `internal_error`: they never spend the endpoint's budget,
- * but they do end. Spaced by the app's backoff, capped at its last gap.
+ * but they do end. Spaced by the app's backoff, capped at its last gap: with the default policy
+ * (1 min, ×4) that rides out about 20 hours of our own outage.
  */
-export const OWN_FAILURE_RETRIES = 10;
+export const OWN_FAILURE_RETRIES = 20;
 
 /** Tries at mailing the people of a disabled endpoint; then each unsent notification is marked failed. */
 export const NOTIFY_ATTEMPTS = 5;
