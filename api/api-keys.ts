@@ -45,7 +45,7 @@ export function apiKeysRouter(db: Db, spec: ApiSpec, trustedKeys: TrustedKeys): 
     sendPage(req, res, page, total, rows.map(apiKeyOut));
   });
 
-  define({ method: 'post', path: '/api_keys', tag, summary: 'Create an API key', body: ApiKeyIn, status: 201, response: ApiKeyCreatedOut, idempotent: 'stored' }, async ({ res, body, accountId }) => {
+  define({ method: 'post', path: '/api_keys', tag, summary: 'Create an API key', body: ApiKeyIn, status: 201, response: ApiKeyCreatedOut, idempotent: 'stored' }, async ({ res, body, accountId, db }) => {
     const key = newApiKey();
     const row = await db
       .insertInto('api_keys')

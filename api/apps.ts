@@ -46,7 +46,7 @@ export function appsRouter(db: Db, spec: ApiSpec): Router {
     sendPage(req, res, page, total, rows.map(appOut));
   });
 
-  define({ method: 'post', path: '/apps', tag, summary: 'Create an app', body: AppIn, status: 201, response: AppOut, idempotent: 'stored' }, async ({ res, body, accountId }) => {
+  define({ method: 'post', path: '/apps', tag, summary: 'Create an app', body: AppIn, status: 201, response: AppOut, idempotent: 'stored' }, async ({ res, body, accountId, db }) => {
     const app = await db.insertInto('apps').values({ id: newId('app'), account_id: accountId, ...body }).returningAll().executeTakeFirstOrThrow();
     res.status(201).json(appOut(app));
   });

@@ -59,7 +59,7 @@ export function eventTypesRouter(db: Db, spec: ApiSpec): Router {
     sendPage(req, res, page, total, rows.map((row) => webhookEventOut(row, app)));
   });
 
-  define({ method: 'post', path: '/apps/:app_id/webhook_events', tag, summary: 'Create an event type', body: WebhookEventIn, status: 201, response: WebhookEventOut, errors: [409], idempotent: 'stored' }, async ({ res, params, body, accountId }) => {
+  define({ method: 'post', path: '/apps/:app_id/webhook_events', tag, summary: 'Create an event type', body: WebhookEventIn, status: 201, response: WebhookEventOut, errors: [409], idempotent: 'stored' }, async ({ res, params, body, accountId, db }) => {
     const app = await findApp(db, accountId, params.app_id!);
     const created = await db
       .insertInto('event_types')

@@ -31,7 +31,8 @@ export interface Operation<B extends Schema | undefined = Schema | undefined, Q 
   public?: boolean;
   /**
    * Creates something and honours Idempotency-Key: `stored` replays the first answer from the
-   * idempotency store; `atomic` means the handler dedupes in its own transaction (messages).
+   * idempotency store, and runs the handler in the transaction that stores it (so the handler must
+   * write through `ctx.db`); `atomic` means the handler dedupes in its own transaction (messages).
    */
   idempotent?: 'stored' | 'atomic';
   /** Middleware before validation (such as a body parser with its own size limit). */
@@ -46,6 +47,11 @@ export interface Context<B, Q> {
   params: Record<string, string>;
   page: Page;
   accountId: string;
+  /**
+   * Where the handler reads and writes. For `idempotent: 'stored'` operations it is the transaction
+   * that also stores the answer (one commit for both; do not open another); else the database.
+   */
+  db: Db;
 }
 
 /** Every operation defined so far, in order; the OpenAPI document is built from it. */
@@ -76,9 +82,9 @@ export function definer(router: Router, spec: ApiSpec, db: Db): Define {
         const query = (op.query ? parseQuery(op.query, req) : undefined) as never;
         const page = op.paginated ? readPage(req) : { page: 1, perPage: 0, offset: 0 };
         const accountId = op.public ? '' : accountOf(res);
-        const run = () => handler({ req, res, body, query, params: req.params, page, accountId });
+        const run = (handlerDb: Db) => handler({ req, res, body, query, params: req.params, page, accountId, db: handlerDb });
         if (op.idempotent === 'stored') await runIdempotent(db, req, res, accountId, body, run);
-        else await run();
+        else await run(db);
       }),
     );
   };

@@ -40,17 +40,15 @@ export function subscribersRouter(db: Db, spec: ApiSpec, limits: { maxSubscriber
     sendPage(req, res, page, total, rows.map((row) => subscriptionOut(row, app)));
   });
 
-  define({ method: 'post', path: '/apps/:app_id/subscriptions', tag, summary: 'Create a subscription', body: SubscriptionIn, status: 201, response: SubscriptionOut, idempotent: 'stored' }, async ({ res, params, body, accountId }) => {
+  define({ method: 'post', path: '/apps/:app_id/subscriptions', tag, summary: 'Create a subscription', body: SubscriptionIn, status: 201, response: SubscriptionOut, idempotent: 'stored' }, async ({ res, params, body, accountId, db }) => {
     const app = await findApp(db, accountId, params.app_id!);
-    const subscriber = await db.transaction().execute(async (trx) => {
-      // Locking the app serialises creations, so concurrent ones cannot pass the limit together.
-      await trx.selectFrom('apps').select('id').where('id', '=', app.id).forUpdate().executeTakeFirstOrThrow();
-      const count = await trx.selectFrom('subscribers').select((eb) => eb.fn.countAll<number>().as('n')).where('app_id', '=', app.id).executeTakeFirstOrThrow();
-      if (Number(count.n) >= limits.maxSubscribersPerApp) {
-        throw new ApiError(422, 'limit_exceeded', `an app can have at most ${limits.maxSubscribersPerApp} subscriptions (MAX_SUBSCRIBERS_PER_APP)`);
-      }
-      return trx.insertInto('subscribers').values({ id: newId('subscriber'), app_id: app.id, name: body.name, email: body.email ?? null }).returningAll().executeTakeFirstOrThrow();
-    });
+    // Locking the app (db is this request's transaction) serialises creations, so concurrent ones cannot pass the limit together.
+    await db.selectFrom('apps').select('id').where('id', '=', app.id).forUpdate().executeTakeFirstOrThrow();
+    const count = await db.selectFrom('subscribers').select((eb) => eb.fn.countAll<number>().as('n')).where('app_id', '=', app.id).executeTakeFirstOrThrow();
+    if (Number(count.n) >= limits.maxSubscribersPerApp) {
+      throw new ApiError(422, 'limit_exceeded', `an app can have at most ${limits.maxSubscribersPerApp} subscriptions (MAX_SUBSCRIBERS_PER_APP)`);
+    }
+    const subscriber = await db.insertInto('subscribers').values({ id: newId('subscriber'), app_id: app.id, name: body.name, email: body.email ?? null }).returningAll().executeTakeFirstOrThrow();
     res.status(201).json(subscriptionOut(subscriber, app));
   });
 
