@@ -2,6 +2,7 @@ import { Router } from 'express';
 import { sql } from 'kysely';
 import { z } from 'zod';
 import type { Db } from '../db/connection.ts';
+import { log } from '../lib/log.ts';
 import type { TemporalGateway } from '../lib/temporal.ts';
 import { definer, type ApiSpec } from './route.ts';
 
@@ -11,6 +12,8 @@ export const ReadyOut = z
   .meta({ id: 'Readiness' });
 
 const CHECK_TIMEOUT_MS = 2_000;
+/** At most one warning this often while Temporal stays away, however often the probe runs. */
+const TEMPORAL_WARN_EVERY_MS = 60_000;
 
 async function check(probe: () => Promise<unknown>): Promise<'ok' | 'unavailable'> {
   let timer: NodeJS.Timeout | undefined;
@@ -38,12 +41,21 @@ export function healthRouter(db: Db, spec: ApiSpec, temporal: TemporalGateway): 
     return Promise.resolve();
   });
 
-  define({ method: 'get', path: '/ready', tag, summary: 'Readiness: Postgres and Temporal are reachable', public: true, status: 200, response: ReadyOut, errors: [503] }, async ({ res }) => {
+  let warnedAt = -Infinity;
+  define({
+    method: 'get', path: '/ready', tag, summary: 'Readiness: Postgres is reachable (Temporal is reported, not required)',
+    description: 'Answers 503 only when Postgres is unreachable, since only that stops messages being accepted. While Temporal is unreachable messages are still accepted (and started once it is back): the answer stays 200 with "temporal": "unavailable", and a warning is logged at most once a minute.',
+    public: true, status: 200, response: ReadyOut, errors: [503],
+  }, async ({ res }) => {
     const [postgres, temporalStatus] = await Promise.all([
       check(() => sql`select 1`.execute(db)),
       check(() => temporal.call((client) => client.workflowService.getSystemInfo({}), CHECK_TIMEOUT_MS)),
     ]);
-    const ready = postgres === 'ok' && temporalStatus === 'ok';
+    if (temporalStatus === 'unavailable' && Date.now() - warnedAt >= TEMPORAL_WARN_EVERY_MS) {
+      warnedAt = Date.now();
+      log.warn('temporal is unavailable: messages are still accepted and their deliveries start once it is back', { check: 'ready' });
+    }
+    const ready = postgres === 'ok';
     res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'unavailable', postgres, temporal: temporalStatus });
   });
 
