@@ -8,7 +8,7 @@ import type { SecretBox } from '../lib/secrets.ts';
 import { addressPolicy, type NetworkPolicy } from '../lib/network.ts';
 import { newSigningSecret } from '../lib/signing.ts';
 import { isIP } from 'node:net';
-import { ApiError } from './errors.ts';
+import { ApiError, notFound } from './errors.ts';
 import { fetchPage, sendPage } from './pagination.ts';
 import { definer, type ApiSpec } from './route.ts';
 import { Id, NullableTimestamp, Timestamp } from './schemas.ts';
@@ -148,7 +148,7 @@ export function endpointsRouter(db: Db, spec: ApiSpec, deps: EndpointsDeps): Rou
   const { secrets } = deps;
   const allowed = addressPolicy(deps.network);
 
-  const render = async (endpoints: Endpoint[], appId: string) => {
+  const render = async (db: Db, endpoints: Endpoint[], appId: string) => {
     const subscriberIds = [...new Set(endpoints.map((e) => e.subscriber_id))];
     const [eventTypes, rates, subscribers] = await Promise.all([
       eventTypesOf(db, appId),
@@ -170,14 +170,14 @@ export function endpointsRouter(db: Db, spec: ApiSpec, deps: EndpointsDeps): Rou
       const appId = scope === 'app' ? (await findApp(db, accountId, params.app_id!)).id : (await findSubscriber(db, accountId, params.id!)).app.id;
       const base = scope === 'app' ? db.selectFrom('endpoints').where('app_id', '=', appId) : db.selectFrom('endpoints').where('subscriber_id', '=', params.id!);
       const { rows, total } = await fetchPage(base.selectAll().orderBy('created_at', 'desc').orderBy('id', 'desc'), page);
-      sendPage(req, res, page, total, await render(rows, appId));
+      sendPage(req, res, page, total, await render(db, rows, appId));
     });
   }
 
   define({ method: 'get', path: '/apps/:app_id/endpoints/:id', tag, summary: 'Get an endpoint', status: 200, response: EndpointOut }, async ({ res, params, accountId }) => {
     const app = await findApp(db, accountId, params.app_id!);
     const endpoint = await findEndpoint(db, { appId: app.id }, params.id!);
-    res.json((await render([endpoint], app.id))[0]);
+    res.json((await render(db, [endpoint], app.id))[0]);
   });
 
   define({ method: 'get', path: '/apps/:app_id/endpoints/:id/secret', tag, summary: "Get an endpoint's signing secret", status: 200, response: SecretOut }, async ({ res, params, accountId }) => {
@@ -189,37 +189,39 @@ export function endpointsRouter(db: Db, spec: ApiSpec, deps: EndpointsDeps): Rou
     method: 'post', path: '/apps/:app_id/endpoints/:id/secret/rotate', tag, summary: "Rotate an endpoint's signing secret",
     description: 'The previous secret keeps signing (a second signature in webhook-signature) for SECRET_ROTATION_OVERLAP, 24 hours by default, so receivers can switch without dropping requests.',
     body: SecretRotateIn, status: 200, response: SecretOut, idempotent: 'stored',
-  }, async ({ res, params, body, accountId }) => {
+  }, async ({ res, params, body, accountId, db }) => {
     const app = await findApp(db, accountId, params.app_id!);
-    const endpoint = await findEndpoint(db, { appId: app.id }, params.id!);
     const now = new Date();
-    const updated = await db
+    // One statement, so concurrent rotations queue on the row: each moves the secret current at its
+    // turn to previous_secret (the right-hand `secret` is the row's value before this update).
+    const rotated = await db
       .updateTable('endpoints')
-      .set({
+      .set((eb) => ({
+        previous_secret: eb.ref('secret'),
         secret: secrets.encrypt(body.key ?? newSigningSecret()),
-        previous_secret: endpoint.secret,
         previous_secret_expires_at: new Date(now.getTime() + deps.rotationOverlapMs),
         updated_at: now,
-      })
-      .where('id', '=', endpoint.id)
+      }))
+      .where('id', '=', params.id!)
+      .where('app_id', '=', app.id)
       .returningAll()
-      .executeTakeFirstOrThrow();
-    res.json(secretOut(updated));
+      .executeTakeFirst();
+    if (!rotated) throw notFound('endpoint');
+    res.json(secretOut(rotated));
   });
 
-  define({ method: 'post', path: '/subscriptions/:id/endpoints', tag, summary: 'Create an endpoint', body: EndpointIn, status: 201, response: EndpointCreatedOut, idempotent: 'stored', description: 'Answers 422 `insecure_url` for http:// unless ALLOW_HTTP, `blocked_address` for a private IP literal, and `limit_exceeded` past MAX_ENDPOINTS_PER_SUBSCRIBER.' }, async ({ res, params, body, accountId }) => {
+  define({ method: 'post', path: '/subscriptions/:id/endpoints', tag, summary: 'Create an endpoint', body: EndpointIn, status: 201, response: EndpointCreatedOut, idempotent: 'stored', description: 'Answers 422 `insecure_url` for http:// unless ALLOW_HTTP, `blocked_address` for a private IP literal, and `limit_exceeded` past MAX_ENDPOINTS_PER_SUBSCRIBER.' }, async ({ res, params, body, accountId, db }) => {
     const { subscriber, app } = await findSubscriber(db, accountId, params.id!);
     checkUrl(body.url, deps.network, allowed);
     checkEnabledEvents(body.enabled_events, await eventTypesOf(db, app.id));
     const secret = newSigningSecret();
-    const endpoint = await db.transaction().execute(async (trx) => {
-      // Locking the subscriber serialises creations, so concurrent ones cannot pass the limit together.
-      await trx.selectFrom('subscribers').select('id').where('id', '=', subscriber.id).forUpdate().executeTakeFirstOrThrow();
-      const count = await trx.selectFrom('endpoints').select((eb) => eb.fn.countAll<number>().as('n')).where('subscriber_id', '=', subscriber.id).executeTakeFirstOrThrow();
-      if (Number(count.n) >= deps.maxEndpointsPerSubscriber) {
-        throw new ApiError(422, 'limit_exceeded', `a subscription can have at most ${deps.maxEndpointsPerSubscriber} endpoints (MAX_ENDPOINTS_PER_SUBSCRIBER)`);
-      }
-      return trx
+    // Locking the subscriber (db is this request's transaction) serialises creations, so concurrent ones cannot pass the limit together.
+    await db.selectFrom('subscribers').select('id').where('id', '=', subscriber.id).forUpdate().executeTakeFirstOrThrow();
+    const count = await db.selectFrom('endpoints').select((eb) => eb.fn.countAll<number>().as('n')).where('subscriber_id', '=', subscriber.id).executeTakeFirstOrThrow();
+    if (Number(count.n) >= deps.maxEndpointsPerSubscriber) {
+      throw new ApiError(422, 'limit_exceeded', `a subscription can have at most ${deps.maxEndpointsPerSubscriber} endpoints (MAX_ENDPOINTS_PER_SUBSCRIBER)`);
+    }
+    const endpoint = await db
       .insertInto('endpoints')
       .values({
         id: newId('endpoint'),
@@ -234,8 +236,7 @@ export function endpointsRouter(db: Db, spec: ApiSpec, deps: EndpointsDeps): Rou
       })
       .returningAll()
       .executeTakeFirstOrThrow();
-    });
-    res.status(201).json({ ...(await render([endpoint], app.id))[0]!, secret });
+    res.status(201).json({ ...(await render(db, [endpoint], app.id))[0]!, secret });
   });
 
   define({
@@ -255,8 +256,25 @@ export function endpointsRouter(db: Db, spec: ApiSpec, deps: EndpointsDeps): Rou
     if (body.status === 'active' && endpoint.status === 'inactive') Object.assign(changes, { disabled_reason: null, disabled_at: null });
     if (body.status === 'inactive' && endpoint.status === 'active') Object.assign(changes, { disabled_reason: 'disabled through the API', disabled_at: now });
     const updated = await db.updateTable('endpoints').set(changes).where('id', '=', endpoint.id).returningAll().executeTakeFirstOrThrow();
-    res.json((await render([updated], app.id))[0]);
+    res.json((await render(db, [updated], app.id))[0]);
   });
+
+  for (const scope of ['app', 'subscription'] as const) {
+    const path = scope === 'app' ? '/apps/:app_id/endpoints/:id' : '/subscriptions/:id/endpoints/:endpoint_id';
+    define({
+      method: 'delete', path, tag, summary: `Delete an endpoint${scope === 'app' ? '' : ' of a subscription'}`,
+      description: 'Its deliveries and attempts stay in the log; a delivery still under way ends skipped with reason endpoint_deleted. Answers the deleted endpoint (HostedHooks clients parse every answer as JSON).',
+      status: 200, response: EndpointOut,
+    }, async ({ res, params, accountId }) => {
+      const appId = scope === 'app' ? (await findApp(db, accountId, params.app_id!)).id : (await findSubscriber(db, accountId, params.id!)).app.id;
+      const endpoint = scope === 'app' ? await findEndpoint(db, { appId }, params.id!) : await findEndpoint(db, { subscriberId: params.id! }, params.endpoint_id!);
+      const [deleted] = await render(db, [endpoint], appId);
+      // A concurrent delete of the same endpoint: only one of them answers it.
+      const { numDeletedRows } = await db.deleteFrom('endpoints').where('id', '=', endpoint.id).executeTakeFirstOrThrow();
+      if (numDeletedRows === 0n) throw notFound('endpoint');
+      res.json(deleted);
+    });
+  }
 
   return router;
 }

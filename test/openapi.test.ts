@@ -56,6 +56,8 @@ const OPERATIONS: [Method, string, number][] = [
   ['post', '/apps/{app_id}/endpoints/{id}/secret/rotate', 200],
   ['post', '/subscriptions/{id}/endpoints', 201],
   ['patch', '/subscriptions/{id}/endpoints/{endpoint_id}', 200],
+  ['delete', '/subscriptions/{id}/endpoints/{endpoint_id}', 200],
+  ['delete', '/apps/{app_id}/endpoints/{id}', 200],
   // messages.ts
   ['post', '/apps/{app_id}/messages', 202],
   ['post', '/subscriptions/{id}/messages', 202],
@@ -210,6 +212,13 @@ describe('answers match the documented response schemas (ajv, JSON Schema 2020-1
     const rotated = await stack.api.post(`/apps/${app.appId}/endpoints/${created.body.id}/secret/rotate`, {});
     expect(rotated.status).toBe(200);
     expectDocumented('post', '/apps/{app_id}/endpoints/{id}/secret/rotate', 200, rotated.body);
+    const deleted = await stack.api.raw('DELETE', `/subscriptions/${app.subscriberId}/endpoints/${created.body.id}`);
+    expect(deleted.status).toBe(200);
+    expectDocumented('delete', '/subscriptions/{id}/endpoints/{endpoint_id}', 200, deleted.body);
+    const another = await stack.api.post(`/subscriptions/${app.subscriberId}/endpoints`, { url: 'https://example.com/doc-2', version: '1.0' });
+    const deletedByApp = await stack.api.raw('DELETE', `/apps/${app.appId}/endpoints/${another.body.id}`);
+    expect(deletedByApp.status).toBe(200);
+    expectDocumented('delete', '/apps/{app_id}/endpoints/{id}', 200, deletedByApp.body);
   });
 
   it('messages, deliveries and webhook attempts', async () => {
