@@ -101,7 +101,8 @@ const env: Record<string, string> = {
   LOG_LEVEL: 'error',
 };
 const config = withTemporalAddress(loadConfig(env), temporal.address);
-const db = createDb(database.url, 5);
+// The API, the worker and the scenarios share this pool; all scenarios run at once.
+const db = createDb(database.url, 20);
 const secrets = new SecretBox(encryptionKey);
 const connection = await Connection.connect({ address: temporal.address });
 const client = new Client({ connection });
