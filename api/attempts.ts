@@ -2,7 +2,9 @@ import { Router } from 'express';
 import { z } from 'zod';
 import type { Db } from '../db/connection.ts';
 import type { Attempt } from '../db/database.ts';
-import { deliveryWorkflowId, type DeliveryStarter } from '../lib/delivery-starter.ts';
+import { requestResend } from '../db/delivery-starts.ts';
+import { deliveryWorkflowId } from '../workflows/delivery-start.ts';
+import type { DeliveryStarts } from './delivery-starts.ts';
 import { ApiError, notFound } from './errors.ts';
 import { fetchPage, sendPage, type Page } from './pagination.ts';
 import { definer, type ApiSpec } from './route.ts';
@@ -36,7 +38,7 @@ export const AttemptOut = z
     message_id: z.string(),
     delivery_id: z.string(),
     attempt: z.number().int().meta({ description: 'Number of this attempt within its run' }),
-    trigger: z.enum(['automatic', 'manual', 'replay']),
+    trigger: z.enum(['automatic', 'manual', 'replay']).meta({ description: 'automatic: the attempts of the first run; manual: the attempts of a resend; replay: the attempts of a replay' }),
     url: z.string(),
     request_headers: z.record(z.string(), z.string()),
     duration_ms: z.number().int(),
@@ -45,9 +47,9 @@ export const AttemptOut = z
   })
   .meta({ id: 'WebhookAttempt' });
 
-export const ReplayOut = z
-  .object({ delivery_id: z.string(), workflow_id: z.string(), started: z.boolean().meta({ description: 'false when Temporal was unreachable: the worker will start it once it is back' }) })
-  .meta({ id: 'DeliveryReplay' });
+export const ResendOut = z
+  .object({ delivery_id: z.string(), workflow_id: z.string().meta({ description: 'The Temporal workflow whose new run makes the attempts' }) })
+  .meta({ id: 'DeliveryResend' });
 
 export const attemptOut = (attempt: Attempt): z.infer<typeof AttemptOut> => ({
   id: attempt.id,
@@ -80,7 +82,7 @@ function parsePayload(body: string): unknown {
   }
 }
 
-export function attemptsRouter(db: Db, spec: ApiSpec, starter: DeliveryStarter): Router {
+export function attemptsRouter(db: Db, spec: ApiSpec, starts: DeliveryStarts): Router {
   const router = Router();
   const define = definer(router, spec, db);
   const tag = 'Webhook attempts';
@@ -123,21 +125,21 @@ export function attemptsRouter(db: Db, spec: ApiSpec, starter: DeliveryStarter):
     res.json(attemptOut(await findAttempt(accountId, params.app_id!, params.id!)));
   });
 
+  // The path says replay for HostedHooks clients; the action is a resend (replay is the bulk re-run of missed deliveries).
   define({
-    method: 'post', path: '/apps/:app_id/webhook_attempts/:id/replay', tag, summary: "Re-send an attempt's delivery now",
-    description: 'Runs the delivery again at once under the retry policy, with attempts marked trigger=manual; a run still retrying is replaced. The endpoint must be active (409 otherwise).',
-    status: 202, response: ReplayOut, errors: [409], idempotent: 'stored',
-  }, async ({ res, params, accountId }) => {
+    method: 'post', path: '/apps/:app_id/webhook_attempts/:id/replay', tag, summary: "Resend an attempt's delivery now",
+    description: 'Runs the delivery again at once under the retry policy, as a new run whose attempts are marked trigger=manual; a run still retrying is replaced. The endpoint must be active (409 otherwise). Accepted once the resend is stored: if Temporal is away, the worker starts it once it is back.',
+    status: 202, response: ResendOut, errors: [409], idempotent: 'stored',
+  }, async ({ res, params, accountId, db: trx }) => {
     const attempt = await findAttempt(accountId, params.app_id!, params.id!);
-    const endpoint = await db.selectFrom('endpoints').select(['status']).where('id', '=', attempt.endpoint_id).executeTakeFirstOrThrow();
-    if (endpoint.status !== 'active') throw new ApiError(409, 'endpoint_inactive', 'the endpoint is inactive: re-enable it (PATCH status "active") before re-sending');
-    await db.updateTable('deliveries').set({ status: 'pending', finished_at: null, updated_at: new Date() }).where('id', '=', attempt.delivery_id).execute();
-    const started = await starter.start(await starter.toStart([attempt.delivery_id]), 'manual', { replaceRunning: true });
-    if (started === 0) {
-      // Temporal is away: leave it to the reconciler, which starts pending deliveries it has not seen started.
-      await db.updateTable('deliveries').set({ workflow_started_at: null }).where('id', '=', attempt.delivery_id).execute();
-    }
-    res.status(202).json({ delivery_id: attempt.delivery_id, workflow_id: deliveryWorkflowId(attempt.delivery_id), started: started > 0 });
+    const resend = await requestResend(trx, attempt.delivery_id);
+    if (resend.kind === 'endpoint_inactive') throw new ApiError(409, 'endpoint_inactive', 'the endpoint is inactive: re-enable it (PATCH status "active") before resending');
+    if (resend.kind === 'endpoint_deleted') throw new ApiError(409, 'endpoint_deleted', 'the endpoint was deleted: its deliveries cannot be resent');
+    res.status(202).json({ delivery_id: attempt.delivery_id, workflow_id: deliveryWorkflowId(attempt.delivery_id) });
+    // The answer is sent once the resend is committed; only then may its run start.
+    res.once('finish', () => {
+      if (res.statusCode === 202) starts.startResend(resend.start);
+    });
   });
 
   return router;

@@ -1,11 +1,11 @@
 import { Router } from 'express';
 import type { Db } from '../db/connection.ts';
 import type { Config } from '../lib/config.ts';
-import type { DeliveryStarter } from '../lib/delivery-starter.ts';
 import type { SecretBox } from '../lib/secrets.ts';
 import type { TemporalGateway } from '../lib/temporal.ts';
 import { apiKeysRouter } from './api-keys.ts';
 import { codeSamples, SAMPLE_LANGUAGES, type CodeSamples } from './code-samples.ts';
+import type { DeliveryStarts } from './delivery-starts.ts';
 import { appsRouter } from './apps.ts';
 import { attemptsRouter } from './attempts.ts';
 import { authenticate, TrustedKeys } from './auth.ts';
@@ -23,7 +23,7 @@ export const API_VERSION = '1.0.0';
 
 export interface ApiDeps {
   db: Db;
-  starter: DeliveryStarter;
+  starts: DeliveryStarts;
   temporal: TemporalGateway;
   secrets: SecretBox;
   config: Pick<Config, 'publicUrl' | 'secretRotationOverlapMs' | 'rateLimitPerSecond' | 'allowPrivateNetwork' | 'allowedNetworks' | 'allowHttp' | 'maxSubscribersPerApp' | 'maxEndpointsPerSubscriber'>;
@@ -46,13 +46,13 @@ export function createApi(deps: ApiDeps): { router: Router; spec: ApiSpec } {
   api.use(authenticate(db, trustedKeys));
   api.use(rateLimitPerKey(deps.config.rateLimitPerSecond));
   // Messages parse their own bodies with the smaller limit; everything else gets 1 MiB.
-  api.use(messagesRouter(db, spec, deps.starter, deps.config.publicUrl));
+  api.use(messagesRouter(db, spec, deps.starts, deps.config.publicUrl));
   api.use(jsonBody('1mb'));
   api.use(appsRouter(db, spec));
   api.use(eventTypesRouter(db, spec));
   api.use(subscribersRouter(db, spec, deps.config));
   api.use(endpointsRouter(db, spec, { secrets: deps.secrets, rotationOverlapMs: deps.config.secretRotationOverlapMs, network: deps.config, maxEndpointsPerSubscriber: deps.config.maxEndpointsPerSubscriber }));
-  api.use(attemptsRouter(db, spec, deps.starter));
+  api.use(attemptsRouter(db, spec, deps.starts));
   api.use(apiKeysRouter(db, spec, trustedKeys));
   api.use(routeNotFound);
   api.use(errorHandler);

@@ -3,8 +3,8 @@ import { z } from 'zod';
 import type { Db } from '../db/connection.ts';
 import type { Message } from '../db/database.ts';
 import { acceptMessage } from '../db/messages.ts';
-import type { DeliveryStarter } from '../lib/delivery-starter.ts';
 import { codeSamples, SAMPLE_LANGUAGES } from './code-samples.ts';
+import type { DeliveryStarts } from './delivery-starts.ts';
 import { ApiError, jsonBody, notFound } from './errors.ts';
 import { idempotencyKeyOf, requestHash } from './idempotency.ts';
 import { fetchPage, sendPage } from './pagination.ts';
@@ -43,7 +43,7 @@ export const DeliveryOut = z
     endpoint_id: z.string(),
     subscription_id: z.string(),
     status: z.enum(['pending', 'succeeded', 'failed', 'skipped']),
-    attempts: z.number().int().meta({ description: 'HTTP attempts made so far, re-sends included' }),
+    attempts: z.number().int().meta({ description: 'HTTP attempts made so far, resends included' }),
     last_attempt_at: NullableTimestamp,
     created_at: Timestamp,
     finished_at: NullableTimestamp,
@@ -107,7 +107,7 @@ export const CodeSamplesOut = z
   })
   .meta({ id: 'CodeSamples' });
 
-export function messagesRouter(db: Db, spec: ApiSpec, starter: DeliveryStarter, publicUrl: string): Router {
+export function messagesRouter(db: Db, spec: ApiSpec, starts: DeliveryStarts, publicUrl: string): Router {
   const router = Router();
   const define = definer(router, spec, db);
   const tag = 'Messages';
@@ -136,7 +136,7 @@ export function messagesRouter(db: Db, spec: ApiSpec, starter: DeliveryStarter, 
     if (result.kind === 'repeat') res.set('Idempotent-Replayed', 'true');
     res.status(202).json(messageOut(result.message));
     // The message is committed; Temporal is told after the answer, and the reconciler covers a failure here.
-    if (result.kind === 'created') starter.enqueue(result.pending);
+    if (result.kind === 'created') starts.enqueue(result.pending);
   }
 
   const sendOp = {

@@ -1,10 +1,10 @@
 import express from 'express';
 import swaggerUi from 'swagger-ui-express';
 import type { Server } from 'node:http';
+import { DeliveryStarts } from '../api/delivery-starts.ts';
 import { createApi } from '../api/index.ts';
 import type { Db } from '../db/connection.ts';
 import type { Config } from '../lib/config.ts';
-import { DeliveryStarter } from '../lib/delivery-starter.ts';
 import { log } from '../lib/log.ts';
 import type { SecretBox } from '../lib/secrets.ts';
 import { TemporalGateway } from '../lib/temporal.ts';
@@ -29,12 +29,12 @@ export async function startServer(opts: {
 }): Promise<RunningServer> {
   const { config, db, secrets } = opts;
   const temporal = new TemporalGateway(config.temporal);
-  const starter = new DeliveryStarter(db, temporal, config);
+  const starts = new DeliveryStarts(db, temporal, config);
   const app = express();
   app.disable('x-powered-by');
   app.locals.publicUrl = config.publicUrl;
   app.set('trust proxy', 'loopback');
-  const api = createApi({ db, starter, temporal, secrets, config });
+  const api = createApi({ db, starts, temporal, secrets, config });
   app.use('/api/v1', api.router);
   // Reference docs rendered by Swagger UI (assets served locally) from the generated document.
   app.use('/docs', swaggerUi.serve, swaggerUi.setup(undefined, { swaggerOptions: { url: '/api/v1/openapi.json' }, customSiteTitle: 'openhooks API' }));
@@ -68,7 +68,7 @@ export async function startServer(opts: {
         });
         server.closeIdleConnections();
       });
-      await starter.stop(STARTS_GRACE_MS);
+      await starts.stop(STARTS_GRACE_MS);
       await temporal.close();
     },
   };

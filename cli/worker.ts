@@ -5,10 +5,13 @@ import { createHttpSender } from '../activities/http.ts';
 import { createMailer } from '../activities/mailer.ts';
 import type { Db } from '../db/connection.ts';
 import type { Config } from '../lib/config.ts';
-import { DeliveryStarter } from '../lib/delivery-starter.ts';
 import { log } from '../lib/log.ts';
 import type { SecretBox } from '../lib/secrets.ts';
 import { connectionOptions, TemporalGateway } from '../lib/temporal.ts';
+import { reconcileStarts } from './reconciler.ts';
+
+/** How long a stopping worker waits past its grace time before it stops regardless. */
+const SHUTDOWN_FORCE_AFTER_GRACE_MS = 10_000;
 
 export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
 
@@ -53,28 +56,33 @@ export async function startWorker(opts: {
   const connection = await NativeConnection.connect(connectionOptions(config.temporal));
   const http = createHttpSender({ timeoutMs: config.deliveryTimeoutMs, allowPrivateNetwork: config.allowPrivateNetwork, allowedNetworks: config.allowedNetworks, allowHttp: config.allowHttp });
   const mailer = createMailer({ smtpUrl: config.smtpUrl, from: config.mailFrom, dataDir: config.dataDir });
+  const shutdownGraceTime = config.deliveryTimeoutMs + 5_000;
   const worker = await Worker.create({
     connection,
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
     workflowBundle: opts.workflowBundle ?? (await bundleWorkflows()),
     activities: createActivities({ db, http, mailer, secrets: opts.secrets, publicUrl: config.publicUrl }),
-    shutdownGraceTime: config.deliveryTimeoutMs + 5_000,
+    shutdownGraceTime,
+    // Past this the worker stops even if Temporal is gone and activities cannot report back.
+    shutdownForceTime: shutdownGraceTime + SHUTDOWN_FORCE_AFTER_GRACE_MS,
   });
   const done = worker.run();
 
   const gateway = new TemporalGateway(config.temporal);
-  const starter = new DeliveryStarter(db, gateway, config);
-  const reconciler = startLoop(config.reconcileIntervalMs, async () => {
-    const started = await starter.reconcile();
-    if (started > 0) log.info('reconciler started delivery workflows', { started });
-  });
+  // The worker's periodic jobs, each on its own timer.
+  const loops = [
+    startLoop('reconciler', config.reconcileIntervalMs, async (signal) => {
+      const started = await reconcileStarts({ db, temporal: gateway, config }, { signal });
+      if (started > 0) log.info('reconciler started delivery workflows', { started });
+    }),
+  ];
 
   log.info('worker started', { taskQueue: config.temporal.taskQueue, namespace: config.temporal.namespace });
   return {
     done,
     async stop() {
-      await reconciler.stop();
+      await Promise.all(loops.map((loop) => loop.stop()));
       if (worker.getState() === 'RUNNING') worker.shutdown();
       await done.catch((err: unknown) => log.error('worker stopped with an error', { error: err }));
       await Promise.allSettled([gateway.close(), connection.close(), http.close()]);
@@ -83,23 +91,26 @@ export async function startWorker(opts: {
   };
 }
 
-/** Runs `tick` every `intervalMs` (never two at once) until stopped; a failing tick is logged. */
-function startLoop(intervalMs: number, tick: () => Promise<void>): { stop(): Promise<void> } {
-  let stopped = false;
+/**
+ * Runs `tick` every `intervalMs` (never two at once) until stopped; a failing tick is logged. The
+ * signal aborts when stopping, so a long tick can end early.
+ */
+function startLoop(name: string, intervalMs: number, tick: (signal: AbortSignal) => Promise<void>): { stop(): Promise<void> } {
+  const stopping = new AbortController();
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> = Promise.resolve();
   const schedule = () => {
-    if (stopped) return;
+    if (stopping.signal.aborted) return;
     timer = setTimeout(() => {
-      running = tick()
-        .catch((err: unknown) => log.warn('reconciler pass failed; it will try again', { error: err }))
+      running = tick(stopping.signal)
+        .catch((err: unknown) => log.warn(`${name} pass failed; it will try again`, { error: err }))
         .finally(schedule);
     }, intervalMs);
   };
   schedule();
   return {
     async stop() {
-      stopped = true;
+      stopping.abort();
       clearTimeout(timer);
       await running;
     },

@@ -1,7 +1,7 @@
-import type { DeliveryToStart } from '../lib/delivery-starter.ts';
 import { newId } from '../lib/ids.ts';
 import { queryPrepared, type Db, type PreparedStatement } from './connection.ts';
 import type { Message } from './database.ts';
+import type { DeliveryToStart } from './delivery-starts.ts';
 
 export interface MessageToAccept {
   accountId: string;

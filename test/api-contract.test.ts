@@ -7,15 +7,15 @@ import { withTemporalAddress } from '../cli/runtime.ts';
 import { createAccount } from '../db/accounts.ts';
 import { createDb } from '../db/connection.ts';
 import { loadConfig } from '../lib/config.ts';
-import { deliveryWorkflowId } from '../lib/delivery-starter.ts';
 import { SecretBox } from '../lib/secrets.ts';
+import { deliveryWorkflowId } from '../workflows/delivery-start.ts';
 import { freePort, waitFor } from './support/ports.ts';
 import { startReceiver, type ReceivedRequest } from './support/receiver.ts';
 import { apiClient, seed, startStack, testEnv, type Api, type Stack } from './support/stack.ts';
 import { verifyHostedHooks, verifyStandardWebhooks } from './support/verify.ts';
 
 // The routes and conventions beyond the first HostedHooks surface: event type edits, endpoint
-// error rates and secret rotation, deliveries, single-attempt replay, the per-endpoint attempts
+// error rates and secret rotation, deliveries, resending one attempt's delivery, the per-endpoint attempts
 // path, API keys, health/readiness, Idempotency-Key, rate limits and pagination headers.
 
 type Receiver = Awaited<ReturnType<typeof startReceiver>>;
@@ -226,7 +226,7 @@ describe('deliveries of a message', () => {
 });
 
 describe('POST /apps/:app_id/webhook_attempts/:id/replay', () => {
-  it('refuses an inactive endpoint (409), then re-sends once it is re-enabled: same webhook-id, trigger manual, delivery succeeded', async () => {
+  it('refuses an inactive endpoint (409), then resends once it is re-enabled: same webhook-id, trigger manual, delivery succeeded', async () => {
     let failing = true;
     const r = await receiver(() => (failing ? { status: 500, body: 'down' } : { status: 200 }));
     const { appId, endpointId, subscriberId, secret } = await seed(stack.api, r.url);
@@ -245,9 +245,9 @@ describe('POST /apps/:app_id/webhook_attempts/:id/replay', () => {
 
     failing = false;
     expect((await stack.api.patch(`/subscriptions/${subscriberId}/endpoints/${endpointId}`, { status: 'active' })).status).toBe(200);
-    const replayed = await stack.api.post(`/apps/${appId}/webhook_attempts/${attemptId}/replay`);
-    expect(replayed.status, JSON.stringify(replayed.body)).toBe(202);
-    expect(replayed.body).toEqual({ delivery_id: delivery!.id, workflow_id: deliveryWorkflowId(delivery!.id), started: true });
+    const resend = await stack.api.post(`/apps/${appId}/webhook_attempts/${attemptId}/replay`);
+    expect(resend.status, JSON.stringify(resend.body)).toBe(202);
+    expect(resend.body).toEqual({ delivery_id: delivery!.id, workflow_id: deliveryWorkflowId(delivery!.id) });
 
     await waitForDelivery(posted.body.id, 'succeeded');
     await sleep(300); // a duplicate would arrive by now

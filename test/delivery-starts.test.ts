@@ -4,13 +4,16 @@ import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 import { withTemporalAddress } from '../cli/runtime.ts';
 import { acceptMessage } from '../db/messages.ts';
 import { loadConfig } from '../lib/config.ts';
-import { DeliveryStarter, deliveryWorkflowId, type DeliveryToStart } from '../lib/delivery-starter.ts';
+import { DeliveryStarts } from '../api/delivery-starts.ts';
+import { reconcileStarts } from '../cli/reconciler.ts';
+import type { DeliveryToStart } from '../db/delivery-starts.ts';
 import { TemporalGateway } from '../lib/temporal.ts';
 import { startDevServer, type DevServer } from '../lib/temporal-dev-server.ts';
+import { deliveryWorkflowId } from '../workflows/delivery-start.ts';
 import { freePort } from './support/ports.ts';
 import { seed, startStack, type Stack, type Seeded } from './support/stack.ts';
 
-// Accepting a message (acceptMessage) and the API's background starts (DeliveryStarter.enqueue), on
+// Accepting a message (acceptMessage) and the API's background starts (DeliveryStarts.enqueue), on
 // real Postgres and real dev servers: the shared one, and one of this file's own that is paused to
 // play a Temporal that does not answer.
 let stack: Stack;
@@ -31,11 +34,14 @@ afterAll(async () => {
   await stack?.close();
 });
 
-/** A starter of its own, on a task queue no worker polls, so started workflows just wait. */
+/** Starts of its own, on a task queue no worker polls, so started workflows just wait. */
 function starterFor(address: string, maxQueued?: number) {
-  const config = withTemporalAddress(loadConfig({ ...stack.env, TEMPORAL_TASK_QUEUE: `starter-${Math.random().toString(36).slice(2)}`, RECONCILE_INTERVAL: '100ms' }), address);
+  const config = withTemporalAddress(loadConfig({ ...stack.env, TEMPORAL_TASK_QUEUE: `starter-${Math.random().toString(36).slice(2)}`, RECONCILE_INTERVAL: '30s' }), address);
   const temporal = new TemporalGateway(config.temporal);
-  return { starter: new DeliveryStarter(stack.db, temporal, config, maxQueued), temporal };
+  const starter = new DeliveryStarts(stack.db, temporal, config, maxQueued);
+  // What the API leaves to the reconciler, taken at once rather than once overdue.
+  const reconcile = () => reconcileStarts({ db: stack.db, temporal, config }, { overdueMs: 0 });
+  return { starter, temporal, reconcile };
 }
 
 async function pendingDeliveries(n: number): Promise<DeliveryToStart[]> {
@@ -75,15 +81,14 @@ it('starts queued deliveries in the background and records every confirmed start
 
 it('leaves what does not fit in the queue to the reconciler', async () => {
   const deliveries = await pendingDeliveries(30);
-  const { starter, temporal } = starterFor(inject('temporalAddress'), 10);
+  const { starter, temporal, reconcile } = starterFor(inject('temporalAddress'), 10);
   starter.enqueue(deliveries);
   await starter.stop(60_000);
   const marked = await startedAt(deliveries.map((d) => d.id));
   expect(Object.values(marked).filter(Boolean)).toHaveLength(10);
 
-  // The reconciler starts the other 20 once they are older than its interval.
-  await new Promise((r) => setTimeout(r, 200));
-  expect(await starter.reconcile()).toBeGreaterThanOrEqual(20);
+  // The reconciler starts the other 20.
+  expect(await reconcile()).toBeGreaterThanOrEqual(20);
   expect(await startedAt(deliveries.map((d) => d.id))).toEqual(all(deliveries, true));
   await temporal.close();
 }, 90_000);
@@ -91,7 +96,7 @@ it('leaves what does not fit in the queue to the reconciler', async () => {
 it('gives the queue up to the reconciler when Temporal does not answer, without delaying anyone', async () => {
   const deliveries = await pendingDeliveries(40);
   paused.process.kill('SIGSTOP');
-  const { starter, temporal } = starterFor(paused.address);
+  const { starter, temporal, reconcile } = starterFor(paused.address);
   try {
     const before = performance.now();
     starter.enqueue(deliveries);
@@ -104,7 +109,18 @@ it('gives the queue up to the reconciler when Temporal does not answer, without 
     paused.process.kill('SIGCONT');
   }
   // Temporal is back: the reconciler starts every one of them.
-  expect(await starter.reconcile()).toBeGreaterThanOrEqual(40);
+  expect(await reconcile()).toBeGreaterThanOrEqual(40);
+  expect(await startedAt(deliveries.map((d) => d.id))).toEqual(all(deliveries, true));
+  await temporal.close();
+}, 90_000);
+
+it('leaves only a refused start to the reconciler and starts the rest of the queue', async () => {
+  const deliveries = await pendingDeliveries(40);
+  // A real refusal by Temporal (INVALID_ARGUMENT: the workflow id is longer than the server allows), first in line.
+  const refused: DeliveryToStart = { ...deliveries[0]!, id: `dlv_${'x'.repeat(1_100)}` };
+  const { starter, temporal } = starterFor(inject('temporalAddress'));
+  starter.enqueue([refused, ...deliveries]);
+  await starter.stop(60_000);
   expect(await startedAt(deliveries.map((d) => d.id))).toEqual(all(deliveries, true));
   await temporal.close();
 }, 90_000);

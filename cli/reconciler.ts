@@ -1,0 +1,74 @@
+import { WorkflowNotFoundError } from '@temporalio/client';
+import type { Db } from '../db/connection.ts';
+import { claimOverdueStarts, markStarted, type ClaimedStart } from '../db/delivery-starts.ts';
+import type { Config } from '../lib/config.ts';
+import { log } from '../lib/log.ts';
+import { isTemporalUnreachable, overdueStartMs, startDeliveryWorkflow, type StartOutcome } from '../lib/start-delivery-workflow.ts';
+import type { TemporalGateway } from '../lib/temporal.ts';
+import { deliveryWorkflowId, startRequestOf, startsNewRun } from '../workflows/delivery-start.ts';
+
+/** Starts leased per round: one round's calls end well within the lease (see overdueStartMs). */
+const CLAIM_BATCH = 16;
+/** At most this many starts per pass, so one pass ends and the next interval comes round. */
+const MAX_ROUNDS = 625;
+
+export interface ReconcilerDeps {
+  db: Db;
+  temporal: TemporalGateway;
+  config: Pick<Config, 'retry' | 'deliveryTimeoutMs' | 'temporal' | 'reconcileIntervalMs'>;
+}
+
+/**
+ * One pass of the reconciler, which every worker runs: starts the workflows of pending deliveries
+ * whose start was asked for (accepted, resent) longer than `overdueMs` ago and never confirmed,
+ * because Temporal was away or a process died between commit and start. Each start keeps the
+ * trigger it was asked for. Safe with many workers at once: each round leases its rows (see
+ * claimOverdueStarts). Ends early when `signal` aborts (the worker stopping). Returns how many
+ * starts it confirmed.
+ */
+export async function reconcileStarts(
+  { db, temporal, config }: ReconcilerDeps,
+  { overdueMs = overdueStartMs(config), signal }: { overdueMs?: number; signal?: AbortSignal } = {},
+): Promise<number> {
+  try {
+    await temporal.client();
+  } catch (error) {
+    // Leasing rows now would only push their starts back.
+    log.warn('Temporal is unreachable; the reconciler will try again', { error });
+    return 0;
+  }
+  let total = 0;
+  for (let round = 0; round < MAX_ROUNDS && !signal?.aborted; round++) {
+    const claimed = await claimOverdueStarts(db, { overdueMs, limit: CLAIM_BATCH });
+    if (claimed.length === 0) break;
+    const outcomes = await Promise.all(claimed.map((start) => finishStart(temporal, config, start)));
+    const confirmed = claimed.filter((_, i) => outcomes[i]!.ok).map((start) => start.id);
+    // One statement leased them all, so they share one request time.
+    await markStarted(db, confirmed, { requestedAt: claimed[0]!.requestedAt });
+    total += confirmed.length;
+    const failures = outcomes.filter((outcome) => !outcome.ok);
+    if (failures.length > 0) {
+      log.warn('delivery workflows not started; the reconciler will try again', { count: failures.length, error: failures[0]!.error });
+      if (failures.some((failure) => failure.unreachable)) break;
+    }
+    if (claimed.length < CLAIM_BATCH) break;
+  }
+  return total;
+}
+
+/**
+ * Starts one leased delivery. A start that makes a new run (a resend) may already have made it and
+ * lost only its confirmation: the run's memo names the request that started it, so a run started
+ * for the request found unconfirmed counts as started instead of being replaced by a second one.
+ */
+async function finishStart(temporal: TemporalGateway, config: ReconcilerDeps['config'], start: ClaimedStart): Promise<StartOutcome> {
+  if (startsNewRun(start.trigger)) {
+    try {
+      const run = await temporal.call((client) => client.workflow.getHandle(deliveryWorkflowId(start.id)).describe());
+      if (startRequestOf(run.memo) === start.previousRequestedAt) return { ok: true, created: false };
+    } catch (error) {
+      if (!(error instanceof WorkflowNotFoundError)) return { ok: false, unreachable: isTemporalUnreachable(error), error };
+    }
+  }
+  return startDeliveryWorkflow(temporal, config, start, start);
+}
