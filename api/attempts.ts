@@ -125,7 +125,7 @@ export function attemptsRouter(db: Db, spec: ApiSpec, starts: DeliveryStarts): R
     res.json(attemptOut(await findAttempt(accountId, params.app_id!, params.id!)));
   });
 
-  // The path says replay for HostedHooks clients; the action is a resend (replay is the bulk re-run of missed deliveries).
+  // The path keeps the word replay (clients already call it); the action is a resend: replay is the bulk re-run of missed deliveries.
   define({
     method: 'post', path: '/apps/:app_id/webhook_attempts/:id/replay', tag, summary: "Resend an attempt's delivery now",
     description: 'Runs the delivery again at once under the retry policy, as a new run whose attempts are marked trigger=manual; a run still retrying is replaced. The endpoint must be active (409 otherwise). Accepted once the resend is stored: if Temporal is away, the worker starts it once it is back.',
