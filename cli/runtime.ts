@@ -5,11 +5,14 @@ import { requireSetting, type Config } from '../lib/config.ts';
 import { log } from '../lib/log.ts';
 import { newEncryptionKey, SecretBox } from '../lib/secrets.ts';
 
-/** Stops everything in reverse order on SIGINT/SIGTERM, once. */
+/** Runs `stop` on the first SIGINT/SIGTERM, then exits; a second signal exits at once (what is still running gets its stop signal on exit). */
 export function onShutdown(stop: () => Promise<void>): void {
   let stopping = false;
   const handler = (signal: NodeJS.Signals) => {
-    if (stopping) return;
+    if (stopping) {
+      log.warn('a second signal: exiting without waiting', { signal });
+      process.exit(1);
+    }
     stopping = true;
     log.info('shutting down', { signal });
     stop().then(
@@ -20,8 +23,34 @@ export function onShutdown(stop: () => Promise<void>): void {
       },
     );
   };
-  process.once('SIGINT', handler);
-  process.once('SIGTERM', handler);
+  process.on('SIGINT', handler);
+  process.on('SIGTERM', handler);
+}
+
+export interface StopStep {
+  name: string;
+  stop(): Promise<void>;
+  timeoutMs: number;
+}
+
+/**
+ * Runs the steps one after the other, each bounded by its timeout: a step that hangs is logged and
+ * left behind, so the whole stop takes at most the sum of the timeouts. Logs what was stopped.
+ */
+export async function stopInOrder(steps: StopStep[]): Promise<void> {
+  for (const step of steps) {
+    const began = performance.now();
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), step.timeoutMs);
+    });
+    const outcome = await Promise.race([step.stop().then(() => 'stopped' as const, (err: unknown) => err), timedOut]);
+    clearTimeout(timer);
+    const ms = Math.round(performance.now() - began);
+    if (outcome === 'stopped') log.info('stopped', { what: step.name, ms });
+    else if (outcome === 'timeout') log.warn('did not stop in time; going on without it', { what: step.name, ms });
+    else log.warn('stopping failed; going on', { what: step.name, ms, error: outcome });
+  }
 }
 
 export function openDb(config: Config): Db {

@@ -1,25 +1,38 @@
 import { randomBytes } from 'node:crypto';
+import path from 'node:path';
 import { createAccount } from '../db/accounts.ts';
-import { createDb, migrateToLatest } from '../db/connection.ts';
+import { createDb, migrateToLatest, type Db } from '../db/connection.ts';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../db/embedded.ts';
 import type { Config } from '../lib/config.ts';
 import { log } from '../lib/log.ts';
 import { SecretBox } from '../lib/secrets.ts';
 import { startDevServer, type DevServer } from '../lib/temporal-dev-server.ts';
-import { localEncryptionKey, onShutdown, withTemporalAddress } from './runtime.ts';
-import { startServer } from './server.ts';
-import { startWorker } from './worker.ts';
+import { localEncryptionKey, onShutdown, stopInOrder, withTemporalAddress, type StopStep } from './runtime.ts';
+import { startServer, type RunningServer } from './server.ts';
+import { startWorker, type RunningWorker } from './worker.ts';
 
-const DEV_TEMPORAL_PORT = 7233;
-const DEV_TEMPORAL_UI_PORT = 8233;
+/**
+ * Bounds of each step of Ctrl-C, so that the whole stop stays well under 30 s even if a step hangs:
+ * the API first (no new messages), then the worker (deliveries in flight finish and are recorded),
+ * then the database pool, and the embedded services last (each gets SIGKILL after its grace time).
+ */
+const STOP_MS = { server: 5_000, worker: 10_000, pool: 2_000, service: 4_000, serviceGrace: 2_000 };
 
 /** `npm start`: the whole system on one machine, with embedded Temporal and Postgres unless configured. */
 export async function startAllInOne(baseConfig: Config): Promise<void> {
   const began = performance.now();
   let config = { ...baseConfig };
-  const stops: (() => Promise<void>)[] = [];
-  onShutdown(async () => {
-    for (const stop of stops.reverse()) await stop().catch((err: unknown) => log.warn('stop failed', { error: err }));
+  const running: { server?: RunningServer; worker?: RunningWorker; db?: Db; temporal?: DevServer; postgres?: EmbeddedPostgres } = {};
+  onShutdown(() => {
+    const { server, worker, db, temporal, postgres } = running;
+    const steps: (StopStep | false | undefined)[] = [
+      server && { name: 'API server', stop: () => server.stop(), timeoutMs: STOP_MS.server },
+      worker && { name: 'worker', stop: () => worker.stop(), timeoutMs: STOP_MS.worker },
+      db && { name: 'database pool', stop: () => db.destroy(), timeoutMs: STOP_MS.pool },
+      temporal && { name: 'Temporal dev server', stop: () => temporal.stop(STOP_MS.serviceGrace), timeoutMs: STOP_MS.service },
+      postgres && { name: 'embedded Postgres', stop: () => postgres.stop(STOP_MS.serviceGrace), timeoutMs: STOP_MS.service },
+    ];
+    return stopInOrder(steps.filter((step): step is StopStep => Boolean(step)));
   });
 
   if (process.env.ALLOW_PRIVATE_NETWORK === undefined && process.env.ALLOW_HTTP === undefined) {
@@ -29,27 +42,21 @@ export async function startAllInOne(baseConfig: Config): Promise<void> {
   }
   const encryptionKey = config.encryptionKey ?? localEncryptionKey(config.dataDir);
 
-  let temporalAddress = config.temporal.address;
-  let devServer: DevServer | undefined;
-  if (!temporalAddress) {
-    log.info('starting the Temporal dev server', { dataDir: config.dataDir });
-    const server = await startDevServer({ dataDir: config.dataDir, port: DEV_TEMPORAL_PORT, uiPort: DEV_TEMPORAL_UI_PORT, logFile: `${config.dataDir}/temporal.log` });
-    stops.push(() => server.stop());
-    devServer = server;
-    temporalAddress = devServer.address;
-    config.temporal = { ...config.temporal, uiUrl: devServer.uiUrl ?? config.temporal.uiUrl };
-  }
+  // The two embedded services start side by side; each is stopped on Ctrl-C even if the other failed.
+  const [temporal, postgres] = await Promise.allSettled([
+    config.temporal.address
+      ? undefined
+      : startDevServer({ dataDir: config.dataDir, port: config.embedded.temporalPort, uiPort: config.embedded.temporalUiPort, logFile: path.join(config.dataDir, 'temporal.log') }).then((server) => (running.temporal = server)),
+    config.databaseUrl ? undefined : startEmbeddedPostgres({ dataDir: config.dataDir, port: config.embedded.postgresPort }).then((pg) => (running.postgres = pg)),
+  ]);
+  if (temporal.status === 'rejected') throw temporal.reason;
+  if (postgres.status === 'rejected') throw postgres.reason;
+  const temporalAddress = running.temporal?.address ?? config.temporal.address!;
+  if (running.temporal?.uiUrl) config.temporal = { ...config.temporal, uiUrl: running.temporal.uiUrl };
+  if (running.postgres) config = { ...config, databaseUrl: running.postgres.url };
 
-  let embedded: EmbeddedPostgres | undefined;
-  if (!config.databaseUrl) {
-    const pglite = await startEmbeddedPostgres(config.dataDir);
-    stops.push(() => pglite.stop());
-    embedded = pglite;
-    // One PGlite engine serves every connection in turn; a few connections are plenty.
-    config = { ...config, databaseUrl: embedded.url, databasePoolSize: Math.min(config.databasePoolSize, 4) };
-  }
   const db = createDb(config.databaseUrl!, config.databasePoolSize);
-  stops.push(() => db.destroy());
+  running.db = db;
   await migrateToLatest(db);
 
   let demo: { email: string; password: string; apiKey: string } | undefined;
@@ -63,17 +70,17 @@ export async function startAllInOne(baseConfig: Config): Promise<void> {
   const full = withTemporalAddress(config, temporalAddress);
   const secrets = new SecretBox(encryptionKey, config.previousEncryptionKeys);
   const worker = await startWorker({ config: full, db, secrets });
-  stops.push(() => worker.stop());
-  const server = await startServer({ config: full, db, secrets });
-  stops.push(() => server.stop());
+  running.worker = worker;
+  running.server = await startServer({ config: full, db, secrets });
 
+  const dataDir = path.resolve(config.dataDir);
   const lines = [
     '',
     `openhooks is running (ready in ${((performance.now() - began) / 1000).toFixed(1)}s)`,
     `  Portal:       ${config.publicUrl}`,
     `  API:          ${config.publicUrl}/api/v1`,
     `  Temporal UI:  ${config.temporal.uiUrl}`,
-    `  Postgres:     ${embedded ? `${embedded.url} (embedded PGlite, data in ${config.dataDir}/pglite)` : 'DATABASE_URL'}`,
+    `  Postgres:     ${running.postgres ? `${running.postgres.displayUrl} (embedded; data in ${dataDir}/postgres, password in ${dataDir}/postgres.password)` : 'DATABASE_URL'}`,
     ...(demo
       ? ['', 'First start: a demo account was created. Keep these, they are shown once:', `  Login:        ${demo.email} / ${demo.password}`, `  API key:      ${demo.apiKey}`]
       : []),

@@ -37,6 +37,13 @@ export interface Config {
   /** Requests per second per API key; 0 turns the limit off. */
   rateLimitPerSecond: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
+  /** `npm start` only: ports of the embedded services it runs when TEMPORAL_ADDRESS / DATABASE_URL are unset. */
+  embedded: {
+    temporalPort: number;
+    temporalUiPort: number;
+    /** 0: any free port. */
+    postgresPort: number;
+  };
 }
 
 export class ConfigError extends Error {
@@ -168,6 +175,11 @@ export function loadConfig(env: Env = process.env): Config {
     secretRotationOverlapMs: duration('SECRET_ROTATION_OVERLAP', '24h', 0, 30 * 86_400_000),
     rateLimitPerSecond: integer('RATE_LIMIT', 100, 0, 1_000_000),
     logLevel: oneOf('LOG_LEVEL', 'info', ['debug', 'info', 'warn', 'error'] as const),
+    embedded: {
+      temporalPort: integer('TEMPORAL_DEV_PORT', 7233, 1, 65535),
+      temporalUiPort: integer('TEMPORAL_UI_PORT', 8233, 1, 65535),
+      postgresPort: integer('EMBEDDED_POSTGRES_PORT', 0, 0, 65535),
+    },
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

@@ -1,9 +1,12 @@
 import { Connection } from '@temporalio/client';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, openSync } from 'node:fs';
+import { execFileSync, type ChildProcess } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SEARCH_ATTRIBUTES } from './search-attributes.ts';
+import { logTail, spawnService, stopProcess } from './service-process.ts';
+
+export { stopProcess };
 
 const ensureScript = fileURLToPath(new URL('../scripts/ensure-temporal.sh', import.meta.url));
 
@@ -16,14 +19,15 @@ export interface DevServer {
   address: string;
   uiUrl: string | undefined;
   process: ChildProcess;
-  stop(): Promise<void>;
+  /** SIGTERM, and SIGKILL for its process group after `graceMs` (10 s by default). */
+  stop(graceMs?: number): Promise<void>;
 }
 
 /**
  * `temporal server start-dev` with a SQLite file under `dataDir` (WAL, so a crash loses nothing
  * committed) and our search attributes registered. Resolves once the frontend answers.
  */
-export async function startDevServer(opts: { dataDir: string; port: number; uiPort?: number; headless?: boolean; logFile?: string }): Promise<DevServer> {
+export async function startDevServer(opts: { dataDir: string; port: number; uiPort?: number; headless?: boolean; logFile: string }): Promise<DevServer> {
   const cli = ensureTemporalCli();
   mkdirSync(opts.dataDir, { recursive: true });
   const args = [
@@ -41,18 +45,22 @@ export async function startDevServer(opts: { dataDir: string; port: number; uiPo
     ...SEARCH_ATTRIBUTES.flatMap((sa) => ['--search-attribute', `${sa.name}=${sa.type}`]),
     ...(opts.headless || opts.uiPort === undefined ? ['--headless'] : ['--ui-port', String(opts.uiPort)]),
   ];
-  const out = opts.logFile ? openSync(opts.logFile, 'a') : 'ignore';
-  const child = spawn(cli, args, { stdio: ['ignore', out, out] });
+  const child = spawnService(cli, args, { logFile: opts.logFile, stopSignal: 'SIGTERM' });
   const address = `127.0.0.1:${opts.port}`;
   const exited = new Promise<never>((_, reject) => {
-    child.once('exit', (code) => reject(new Error(`temporal server start-dev exited with code ${code}${opts.logFile ? `; see ${opts.logFile}` : ''}`)));
+    child.once('exit', (code) => reject(new Error(`temporal server start-dev exited with code ${code}; the end of ${opts.logFile}:\n${logTail(opts.logFile)}`)));
   });
-  await Promise.race([waitForFrontend(address, 60_000), exited]);
+  try {
+    await Promise.race([waitForFrontend(address, 60_000), exited]);
+  } catch (err) {
+    await stopProcess(child);
+    throw err;
+  }
   return {
     address,
     uiUrl: opts.uiPort !== undefined && !opts.headless ? `http://127.0.0.1:${opts.uiPort}` : undefined,
     process: child,
-    stop: () => stopProcess(child),
+    stop: (graceMs) => stopProcess(child, undefined, graceMs),
   };
 }
 
@@ -72,13 +80,4 @@ async function waitForFrontend(address: string, timeoutMs: number): Promise<void
       await new Promise((r) => setTimeout(r, 250));
     }
   }
-}
-
-export async function stopProcess(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM', graceMs = 10_000): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill(signal);
-  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
-  await exited;
-  clearTimeout(timer);
 }

@@ -1,5 +1,5 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -66,7 +66,7 @@ process.once('exit', () => {
   for (const child of live) child.kill('SIGKILL');
 });
 
-export type Kind = 'server' | 'worker';
+export type Kind = 'server' | 'worker' | 'start';
 
 export interface Exit {
   code: number | null;
@@ -78,12 +78,15 @@ export interface ProcessOptions {
   name?: string;
   /** The child's LOG_LEVEL (whatever `env` says): info by default, since the readiness lines are info lines. */
   logLevel?: string;
+  /** In a process group of its own, as a terminal runs a command: `signalGroup` then signals it like Ctrl-C does. */
+  detached?: boolean;
 }
 
 /**
- * One `node bin/openhooks.js server|worker` child. Every start writes its stdout and stderr to files
+ * One `node bin/openhooks.js server|worker|start` child. Every start writes its stdout and stderr to files
  * of their own (`<name>-<n>.stdout.log`, `<name>-<n>.stderr.log`), written by the child itself, and
- * resolves once the process logs that it is ready (`server listening` / `worker started`).
+ * resolves once the process logs that it is ready (`server listening` / `worker started` /
+ * `openhooks is running`).
  *
  * A server runs on `env.PORT`: a fixed port is kept by every start (a restart binds it again); with
  * PORT=0 each start gets a port of its own, read from its `server listening` line.
@@ -97,6 +100,7 @@ export class OpenhooksProcess {
   exit: Exit | undefined;
   readonly name: string;
   private readonly logLevel: string;
+  private readonly detached: boolean;
   private exited: Promise<Exit | undefined> = Promise.resolve(undefined);
 
   constructor(
@@ -107,6 +111,7 @@ export class OpenhooksProcess {
   ) {
     this.name = options.name ?? kind;
     this.logLevel = options.logLevel ?? 'info';
+    this.detached = options.detached ?? false;
   }
 
   get pid(): number | undefined {
@@ -138,7 +143,7 @@ export class OpenhooksProcess {
     this.runs.push(run);
     const out = openSync(run.stdout, 'a');
     const err = openSync(run.stderr, 'a');
-    const child = spawn(process.execPath, [BIN, this.kind], { cwd: ROOT, env: childEnv({ ...this.env, LOG_LEVEL: this.logLevel }), stdio: ['ignore', out, err] });
+    const child = spawn(process.execPath, [BIN, this.kind], { cwd: ROOT, env: childEnv({ ...this.env, LOG_LEVEL: this.logLevel }), stdio: ['ignore', out, err], detached: this.detached });
     closeSync(out);
     closeSync(err);
     this.child = child;
@@ -152,13 +157,17 @@ export class OpenhooksProcess {
         resolve(exit);
       });
     });
-    const ready = this.kind === 'server' ? 'server listening' : 'worker started';
+    const ready = (): boolean => {
+      if (this.kind === 'start') return this.stdout().includes('openhooks is running');
+      const msg = this.kind === 'server' ? 'server listening' : 'worker started';
+      return this.lines().some((line) => line.msg === msg);
+    };
     try {
       await waitFor(
         `${this.name} to be ready`,
         () => {
           if (this.exit) throw new Error(`${this.name} exited during start (code ${this.exit.code}, signal ${this.exit.signal}):\n${this.output(30)}`);
-          return this.lines().some((line) => line.msg === ready) ? true : undefined;
+          return ready() ? true : undefined;
         },
         timeoutMs,
         100,
@@ -185,6 +194,29 @@ export class OpenhooksProcess {
   /** Sends `signal` and returns at once. */
   signal(signal: NodeJS.Signals): void {
     this.child?.kill(signal);
+  }
+
+  /** Sends `signal` to the whole process group of a `detached` process, as Ctrl-C in its terminal would. */
+  signalGroup(signal: NodeJS.Signals): void {
+    if (!this.detached || !this.pid) throw new Error(`${this.name} does not run in a process group of its own`);
+    process.kill(-this.pid, signal);
+  }
+
+  /** The running process and every descendant of it, even those in process groups of their own. */
+  tree(): number[] {
+    return this.running && this.pid ? processTree(this.pid) : [];
+  }
+
+  /** SIGKILL to the process and all its descendants (for `start`, the embedded services too). */
+  async kill(): Promise<void> {
+    for (const pid of this.tree()) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    await this.exited;
   }
 
   /** Waits for the current run's exit; undefined if it did not come within `timeoutMs`. */
@@ -234,6 +266,36 @@ export class OpenhooksProcess {
       })
       .join('\n');
   }
+}
+
+/** `pid` and its descendants, from the parent pid in each /proc/<pid>/stat (Linux). */
+export function processTree(pid: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+    } catch {
+      continue; // exited meanwhile
+    }
+    const parent = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    children.set(parent, [...(children.get(parent) ?? []), Number(entry)]);
+  }
+  const tree = [pid];
+  for (let i = 0; i < tree.length; i++) tree.push(...(children.get(tree[i]!) ?? []));
+  return tree;
+}
+
+/** Which of `pids` still exist (zombies count as gone: they have exited). */
+export function alive(pids: number[]): number[] {
+  return pids.filter((pid) => {
+    try {
+      return !/^\S+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+    } catch {
+      return false;
+    }
+  });
 }
 
 function readOrEmpty(file: string | undefined): string {
