@@ -37,14 +37,18 @@ async function snapshot() {
   return { apps, subscribers, endpoints, messages, deliveries, attempts, eventTypes };
 }
 
-/** A seeded app whose endpoint received one message, plus a second endpoint of the same subscriber. */
+/**
+ * A seeded app whose endpoint received one message sent to the whole app and one aimed at it alone,
+ * plus a second endpoint of the same subscriber.
+ */
 async function deliveredTo(api: Api): Promise<Seeded & { otherEndpointId: string }> {
   const seeded = await seed(api, receiver.url);
   const other = await api.post(`/subscriptions/${seeded.subscriberId}/endpoints`, { url: `${receiver.url}/other`, version: '1.0' });
   const posted = await api.post(`/apps/${seeded.appId}/messages`, message);
-  await waitFor('both deliveries to succeed', async () => {
-    const rows = await stack.db.selectFrom('deliveries').select('status').where('message_id', '=', posted.body.id).execute();
-    return rows.length === 2 && rows.every((r) => r.status === 'succeeded') ? true : undefined;
+  const aimed = await api.post(`/subscriptions/${seeded.subscriberId}/endpoints/${seeded.endpointId}/messages`, message);
+  await waitFor('all three deliveries to succeed', async () => {
+    const rows = await stack.db.selectFrom('deliveries').select('status').where('message_id', 'in', [posted.body.id, aimed.body.id]).execute();
+    return rows.length === 3 && rows.every((r) => r.status === 'succeeded') ? true : undefined;
   });
   return { ...seeded, otherEndpointId: other.body.id as string };
 }
@@ -68,9 +72,10 @@ describe.each([
     expect(listed.body.map((e: { id: string }) => e.id)).toEqual([seeded.otherEndpointId]);
     const after = await snapshot();
     expect(after).toEqual({ ...before, endpoints: before.endpoints.filter((e) => e.id !== seeded.endpointId) });
-    expect(after.attempts.filter((a) => a.endpoint_id === seeded.endpointId), 'its attempts stay as log').toHaveLength(1);
+    expect(after.attempts.filter((a) => a.endpoint_id === seeded.endpointId), 'its attempts stay as log').toHaveLength(2);
+    expect(after.messages.filter((m) => m.endpoint_id === seeded.endpointId), 'the message aimed at it stays').toHaveLength(1);
     const log = await stack.api.get(`/apps/${seeded.appId}/webhook_attempts?endpoint_id=${seeded.endpointId}`);
-    expect(log.body).toHaveLength(1);
+    expect(log.body).toHaveLength(2);
 
     const again = await stack.api.raw('DELETE', routeOf(seeded, seeded.endpointId));
     expect(again.status).toBe(404);
