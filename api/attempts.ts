@@ -114,7 +114,7 @@ export function attemptsRouter(db: Db, spec: ApiSpec, starts: DeliveryStarts): R
     sendPage(req, res, page, total, items);
   });
 
-  const findAttempt = async (accountId: string, appId: string, id: string) => {
+  const findAttempt = async (db: Db, accountId: string, appId: string, id: string) => {
     const app = await findApp(db, accountId, appId);
     const attempt = await db.selectFrom('attempts').selectAll().where('app_id', '=', app.id).where('id', '=', id).executeTakeFirst();
     if (!attempt) throw notFound('webhook attempt');
@@ -122,7 +122,7 @@ export function attemptsRouter(db: Db, spec: ApiSpec, starts: DeliveryStarts): R
   };
 
   define({ method: 'get', path: '/apps/:app_id/webhook_attempts/:id', tag, summary: 'Get a webhook attempt', status: 200, response: AttemptOut }, async ({ res, params, accountId }) => {
-    res.json(attemptOut(await findAttempt(accountId, params.app_id!, params.id!)));
+    res.json(attemptOut(await findAttempt(db, accountId, params.app_id!, params.id!)));
   });
 
   // The path keeps the word replay (clients already call it); the action is a resend: replay is the bulk re-run of missed deliveries.
@@ -130,16 +130,14 @@ export function attemptsRouter(db: Db, spec: ApiSpec, starts: DeliveryStarts): R
     method: 'post', path: '/apps/:app_id/webhook_attempts/:id/replay', tag, summary: "Resend an attempt's delivery now",
     description: 'Runs the delivery again at once under the retry policy, as a new run whose attempts are marked trigger=manual; a run still retrying is replaced. The endpoint must be active (409 otherwise). Accepted once the resend is stored: if Temporal is away, the worker starts it once it is back.',
     status: 202, response: ResendOut, errors: [409], idempotent: 'stored',
-  }, async ({ res, params, accountId, db: trx }) => {
-    const attempt = await findAttempt(accountId, params.app_id!, params.id!);
+  }, async ({ res, params, accountId, db: trx, afterCommit }) => {
+    const attempt = await findAttempt(trx, accountId, params.app_id!, params.id!);
     const resend = await requestResend(trx, attempt.delivery_id);
     if (resend.kind === 'endpoint_inactive') throw new ApiError(409, 'endpoint_inactive', 'the endpoint is inactive: re-enable it (PATCH status "active") before resending');
     if (resend.kind === 'endpoint_deleted') throw new ApiError(409, 'endpoint_deleted', 'the endpoint was deleted: its deliveries cannot be resent');
     res.status(202).json({ delivery_id: attempt.delivery_id, workflow_id: deliveryWorkflowId(attempt.delivery_id) });
-    // The answer is sent once the resend is committed; only then may its run start.
-    res.once('finish', () => {
-      if (res.statusCode === 202) starts.startResend(resend.start);
-    });
+    // Only a committed resend may start its run.
+    afterCommit(() => starts.startResend(resend.start));
   });
 
   return router;

@@ -52,6 +52,8 @@ export interface Context<B, Q> {
    * that also stores the answer (one commit for both; do not open another); else the database.
    */
   db: Db;
+  /** Runs `fn` once the handler's writes are committed and its answer sent (never on failure). */
+  afterCommit: (fn: () => void) => void;
 }
 
 /** Every operation defined so far, in order; the OpenAPI document is built from it. */
@@ -82,9 +84,11 @@ export function definer(router: Router, spec: ApiSpec, db: Db): Define {
         const query = (op.query ? parseQuery(op.query, req) : undefined) as never;
         const page = op.paginated ? readPage(req) : { page: 1, perPage: 0, offset: 0 };
         const accountId = op.public ? '' : accountOf(res);
-        const run = (handlerDb: Db) => handler({ req, res, body, query, params: req.params, page, accountId, db: handlerDb });
+        const committed: (() => void)[] = [];
+        const run = (handlerDb: Db) => handler({ req, res, body, query, params: req.params, page, accountId, db: handlerDb, afterCommit: (fn) => committed.push(fn) });
         if (op.idempotent === 'stored') await runIdempotent(db, req, res, accountId, body, run);
         else await run(db);
+        for (const fn of committed) fn();
       }),
     );
   };

@@ -61,7 +61,7 @@ afterAll(async () => {
 });
 
 /**
- * A failed delivery with one attempt, written straight to the database so the re-send route has
+ * A failed delivery with one attempt, written straight to the database so the resend route has
  * something to act on without depending on a delivery workflow having run.
  */
 async function insertFinishedAttempt(): Promise<string> {

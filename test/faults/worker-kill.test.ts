@@ -28,7 +28,7 @@ afterAll(async () => {
   await system?.stop();
 });
 
-it('a worker SIGKILLed mid-flight loses no message and re-sends at most what was in flight', async () => {
+it('a worker SIGKILLed mid-flight loses no message and sends again at most what was in flight', async () => {
   onTestFailed(() => printLogs([server, worker]));
   receiver = await startDelayedReceiver(between(200, 500));
   const r = receiver;

@@ -81,7 +81,7 @@ describe('secrets never reach the process logs', () => {
     await database?.drop();
   });
 
-  it('exercises every path that handles a secret (creation, read, rotation, keys, errors, failing deliveries, re-send)', async () => {
+  it('exercises every path that handles a secret (creation, read, rotation, keys, errors, failing deliveries, resend)', async () => {
     // Receivers: one that works, and every way of failing.
     const good = await startReceiver();
     const failing500 = await startReceiver(() => ({ status: 500, body: 'boom' }));
@@ -167,11 +167,11 @@ describe('secrets never reach the process logs', () => {
     expect(() => verifyStandardWebhooks(chosen, good.requests[0]!.body, good.requests[0]!.headers)).not.toThrow();
     expect(String(good.requests[0]!.headers['webhook-signature']).split(' ')).toHaveLength(2);
 
-    // A re-send of the successful attempt.
+    // A resend of the successful attempt.
     const attempts = await api.get(`/apps/${appId}/webhook_attempts?endpoint_id=${endpoints.good!.id}`);
     const resend = await api.post(`/apps/${appId}/webhook_attempts/${attempts.body[0].id}/replay`);
     expect(resend.status).toBe(202);
-    await waitFor('the re-send to arrive', () => (good.requests.length === 2 ? true : undefined), 20_000);
+    await waitFor('the resend to arrive', () => (good.requests.length === 2 ? true : undefined), 20_000);
 
     // Dependencies away: the database (503, logged with its cause) and Temporal (202, started later by the reconciler).
     const refused = await apiClient(noDatabase!.url, apiKey).get('/apps');
