@@ -4,6 +4,7 @@ import { createActivities } from '../activities/index.ts';
 import { createHttpSender } from '../activities/http.ts';
 import { createMailer } from '../activities/mailer.ts';
 import type { Db } from '../db/connection.ts';
+import { purgeExpiredIdempotencyKeys } from '../db/idempotency-keys.ts';
 import type { Config } from '../lib/config.ts';
 import { log } from '../lib/log.ts';
 import type { SecretBox } from '../lib/secrets.ts';
@@ -12,6 +13,8 @@ import { reconcileStarts } from './reconciler.ts';
 
 /** How long a stopping worker waits past its grace time before it stops regardless. */
 const SHUTDOWN_FORCE_AFTER_GRACE_MS = 10_000;
+/** Expired Idempotency-Keys are forgotten hourly (by every worker; a second pass finds nothing). */
+const PURGE_EVERY_MS = 60 * 60 * 1000;
 
 export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
 
@@ -75,6 +78,10 @@ export async function startWorker(opts: {
     startLoop('reconciler', config.reconcileIntervalMs, async (signal) => {
       const started = await reconcileStarts({ db, temporal: gateway, config }, { signal });
       if (started > 0) log.info('reconciler started delivery workflows', { started });
+    }),
+    startLoop('idempotency key purge', PURGE_EVERY_MS, async () => {
+      const purged = await purgeExpiredIdempotencyKeys(db);
+      if (purged.keys + purged.messages > 0) log.info('expired idempotency keys purged', purged);
     }),
   ];
 
