@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { Db } from '../db/connection.ts';
 import type { Message } from '../db/database.ts';
 import { acceptMessage } from '../db/messages.ts';
+import { DELIVERY_REASONS } from '../lib/failures.ts';
 import { codeSamples, SAMPLE_LANGUAGES } from './code-samples.ts';
 import type { DeliveryStarts } from './delivery-starts.ts';
 import { ApiError, jsonBody, notFound } from './errors.ts';
@@ -43,6 +44,14 @@ export const DeliveryOut = z
     endpoint_id: z.string(),
     subscription_id: z.string(),
     status: z.enum(['pending', 'succeeded', 'failed', 'skipped']),
+    reason: z
+      .enum(DELIVERY_REASONS)
+      .nullable()
+      .meta({
+        description:
+          'Why it ended without success. skipped: endpoint_inactive, endpoint_deleted (a replay can send it once the endpoint is active). failed: attempts_exhausted, endpoint_gone (410), secret_unreadable (no configured ENCRYPTION_KEY opens the signing secret), internal_error (a failure of ours that outlasted its retries), timed_out',
+      }),
+    error: z.string().nullable().meta({ description: 'What went wrong, for people; null on success' }),
     attempts: z.number().int().meta({ description: 'HTTP attempts made so far, resends included' }),
     last_attempt_at: NullableTimestamp,
     created_at: Timestamp,
@@ -71,6 +80,8 @@ function deliveriesOf(db: Db, messageId: string) {
       'deliveries.endpoint_id',
       'deliveries.subscriber_id',
       'deliveries.status',
+      'deliveries.reason',
+      'deliveries.error',
       'deliveries.created_at',
       'deliveries.finished_at',
       eb.fn.count<number>('attempts.id').as('attempts'),
@@ -89,6 +100,8 @@ const deliveryOut = (d: DeliveryRow): z.infer<typeof DeliveryOut> => ({
   endpoint_id: d.endpoint_id,
   subscription_id: d.subscriber_id,
   status: d.status,
+  reason: d.reason,
+  error: d.error,
   attempts: Number(d.attempts),
   last_attempt_at: d.last_attempt_at ? new Date(d.last_attempt_at).toISOString() : null,
   created_at: d.created_at.toISOString(),

@@ -1,4 +1,5 @@
 import type { ColumnType, Insertable, Selectable, Updateable } from 'kysely';
+import type { DeliveryReason } from '../lib/failures.ts';
 
 type CreatedAt = ColumnType<Date, Date | string | undefined, never>;
 type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
@@ -9,18 +10,7 @@ type Json<T> = ColumnType<T, string, string>;
 export type EndpointStatus = 'active' | 'inactive';
 export type DeliveryStatus = 'pending' | 'succeeded' | 'failed' | 'skipped';
 export type AttemptTrigger = 'automatic' | 'manual' | 'replay';
-/**
- * Why a delivery ended without success. skipped: endpoint_inactive, endpoint_deleted. failed:
- * attempts_exhausted, endpoint_gone (410), secret_unreadable, internal_error, timed_out.
- */
-export type DeliveryReason =
-  | 'endpoint_inactive'
-  | 'endpoint_deleted'
-  | 'attempts_exhausted'
-  | 'endpoint_gone'
-  | 'secret_unreadable'
-  | 'internal_error'
-  | 'timed_out';
+export type { DeliveryReason } from '../lib/failures.ts';
 export type UserRole = 'owner' | 'admin' | 'member';
 /** An endpoint listens to the named event types, or to every one with "*". */
 export type EnabledEvents = string[] | '*';

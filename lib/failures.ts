@@ -3,7 +3,13 @@
  * send activity throws, one per way a delivery can end without success, and the bounds on retries
  * that are not an endpoint's attempts. Pure, so the workflow bundle can import it.
  */
-import type { DeliveryReason } from '../db/database.ts';
+
+/**
+ * Why a delivery ended without success. skipped: endpoint_inactive, endpoint_deleted. failed:
+ * attempts_exhausted, endpoint_gone (410), secret_unreadable, internal_error, timed_out.
+ */
+export const DELIVERY_REASONS = ['endpoint_inactive', 'endpoint_deleted', 'attempts_exhausted', 'endpoint_gone', 'secret_unreadable', 'internal_error', 'timed_out'] as const;
+export type DeliveryReason = (typeof DELIVERY_REASONS)[number];
 
 export const FAILURE = {
   /** Before the request: the delivery row is gone (its message or app was deleted); nothing to record. */

@@ -70,6 +70,9 @@ describe('deliveries end, with a reason', () => {
     const endpoint = await stack.db.selectFrom('endpoints').select(['status']).where('id', '=', endpointId).executeTakeFirstOrThrow();
     expect(endpoint.status).toBe('active');
     expect(await temporal.workflow.getHandle(deliveryWorkflowId(delivery.id)).result()).toBe('failed');
+    // The API's log of the message says why.
+    const shown = await stack.api.get(`/apps/${appId}/messages/${posted.body.id}`);
+    expect(shown.body.deliveries).toEqual([expect.objectContaining({ id: delivery.id, status: 'failed', reason: 'secret_unreadable', error: delivery.error, attempts: 0 })]);
     await receiver.close();
   });
 
