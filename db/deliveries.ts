@@ -17,23 +17,9 @@ export function deliveryContext(db: Db) {
 /** What one signed attempt needs: the message to send, and the endpoint's URL, status and secrets. */
 export function findDeliveryToSend(db: Db, deliveryId: string) {
   return deliveryContext(db)
-    .select([
-      'deliveries.status as delivery_status',
-      'deliveries.app_id',
-      'deliveries.subscriber_id',
-      'deliveries.endpoint_id',
-      'messages.id as message_id',
-      'messages.event_type',
-      'messages.version',
-      'messages.data',
-      'messages.override_payload',
-      'messages.created_at as message_created_at',
-      'endpoints.url',
-      'endpoints.status as endpoint_status',
-      'endpoints.secret',
-      'endpoints.previous_secret',
-      'endpoints.previous_secret_expires_at',
-    ])
+    .select(['deliveries.status as delivery_status', 'deliveries.app_id', 'deliveries.subscriber_id', 'deliveries.endpoint_id'])
+    .select(['messages.id as message_id', 'messages.event_type', 'messages.version', 'messages.data', 'messages.override_payload', 'messages.created_at as message_created_at'])
+    .select(['endpoints.url', 'endpoints.status as endpoint_status', 'endpoints.secret', 'endpoints.previous_secret', 'endpoints.previous_secret_expires_at'])
     .where('deliveries.id', '=', deliveryId)
     .executeTakeFirst();
 }
@@ -44,18 +30,8 @@ export type DeliveryToSend = NonNullable<Awaited<ReturnType<typeof findDeliveryT
 export function findDisabledEndpointNotice(db: Db, deliveryId: string) {
   return deliveryContext(db)
     .innerJoin('subscribers', 'subscribers.id', 'deliveries.subscriber_id')
-    .select([
-      'apps.account_id',
-      'apps.id as app_id',
-      'apps.name as app_name',
-      'deliveries.endpoint_id',
-      'endpoints.url',
-      'endpoints.disabled_reason',
-      'subscribers.name as subscriber_name',
-      'subscribers.email as subscriber_email',
-      'messages.id as message_id',
-      'messages.event_type',
-    ])
+    .select(['apps.account_id', 'apps.id as app_id', 'apps.name as app_name', 'deliveries.endpoint_id', 'endpoints.url', 'endpoints.disabled_reason'])
+    .select(['subscribers.name as subscriber_name', 'subscribers.email as subscriber_email', 'messages.id as message_id', 'messages.event_type'])
     .where('deliveries.id', '=', deliveryId)
     .executeTakeFirst();
 }

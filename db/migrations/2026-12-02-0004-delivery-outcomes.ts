@@ -41,17 +41,7 @@ export async function up(db: Kysely<any>): Promise<void> {
 }
 
 export async function down(db: Kysely<any>): Promise<void> {
-  await db.schema
-    .createTable('replays')
-    .addColumn('id', 'text', (c) => c.primaryKey())
-    .addColumn('app_id', 'text', (c) => c.notNull())
-    .addColumn('endpoint_id', 'text', (c) => c.notNull().references('endpoints.id').onDelete('cascade'))
-    .addColumn('since', 'timestamptz')
-    .addColumn('until', 'timestamptz')
-    .addColumn('requested_by', 'text', (c) => c.notNull())
-    .addColumn('created_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
-    .execute();
-  await db.schema.createIndex('replays_endpoint_id').on('replays').column('endpoint_id').execute();
+  // The replays table is not restored: nothing ever wrote to it.
   await db.schema.dropIndex('messages_idempotency_key_created_at').execute();
   await db.schema.dropIndex('deliveries_unstarted').execute();
   await db.schema.createIndex('deliveries_unstarted').on('deliveries').column('created_at').where(sql.ref('workflow_started_at'), 'is', null).execute();
