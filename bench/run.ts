@@ -4,7 +4,8 @@
  *   T  the engine ceiling: workflows of our shape with a no-op activity, on the same dev server
  *   S  openhooks: messages posted to the real API, delivered by the real worker (separate processes)
  *   A  API acceptance (202s per second) against a bare Express + single INSERT handler
- * plus a fan-out (one message to many endpoints) and a burst (many messages at once, then drain).
+ * plus a fan-out (one message to many endpoints) and a burst (many messages at once, then drain),
+ * and the same burst against `npm start`'s embedded defaults (its own Postgres and Temporal dev server).
  * Latency is open-model: messages are scheduled at a fixed rate and measured from their scheduled
  * time to their arrival at the receiver, so a lagging generator cannot hide latency.
  * Sizes come from the environment (see PARAMS); the last line is a summary a script can read.
@@ -13,7 +14,7 @@ import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -28,6 +29,7 @@ import { newId } from '../lib/ids.ts';
 import { newEncryptionKey } from '../lib/secrets.ts';
 import { newSigningSecret, signatureHeaders } from '../lib/signing.ts';
 import { APP_ID, DELIVERY_STATUS, ENDPOINT_ID, EVENT_TYPE, SUBSCRIBER_ID } from '../lib/search-attributes.ts';
+import { freePort } from '../lib/service-process.ts';
 import { startDevServer, stopProcess } from '../lib/temporal-dev-server.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -42,6 +44,7 @@ export const PARAMS = {
   acceptRate: num('BENCH_ACCEPT_RATE', 1000), // the acceptance target, held open-model with Temporal paused
   fanout: num('BENCH_FANOUT', 100),
   burstN: num('BENCH_BURST_N', 2000),
+  embeddedN: num('BENCH_EMBEDDED_N', 500), // the burst against `openhooks start` with its embedded defaults
   drainTimeoutS: num('BENCH_DRAIN_TIMEOUT_S', 180),
 };
 
@@ -123,7 +126,7 @@ interface Env {
   [key: string]: string;
 }
 
-function spawnOpenhooks(kind: 'server' | 'worker', env: Env, logDir: string): ChildProcess {
+function spawnOpenhooks(kind: 'server' | 'worker' | 'start', env: Env, logDir: string): ChildProcess {
   const log = path.join(logDir, `${kind}.log`);
   // BENCH_NODE_ARGS go to the child's node, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile it.
   const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
@@ -340,6 +343,10 @@ export async function runBench(params = PARAMS): Promise<{ rows: Row[]; summary:
     const engine = await runEngine(temporal.address, params.throughputN);
     rows.push({ scenario: 'T engine (no-op activity)', items: params.throughputN, per_s: round(engine.perS), p50_ms: NaN, p90_ms: NaN, p99_ms: NaN, cpu: '', note: 'same workflow shape, in-process worker' });
 
+    // ---- The embedded default: the same burst against `openhooks start` with no DATABASE_URL and no TEMPORAL_ADDRESS.
+    const embedded = await runEmbeddedDefault(work, params.embeddedN, receiver, params.drainTimeoutS);
+    rows.push({ scenario: `embedded default, burst ${params.embeddedN}`, items: params.embeddedN, per_s: round(embedded.perS), p50_ms: NaN, p90_ms: NaN, p99_ms: round(embedded.totalMs), cpu: '', note: `npm start's own Postgres and Temporal; every post 202, posted in ${round(embedded.postMs)} ms; ready in ${round(embedded.readyS)} s, stopped ${round(embedded.stopS)} s after SIGINT; p99 column: time until drained` });
+
     const ledgerOk = steadyLedger.ok && sLedger.ok && acceptLedger.ok;
     const summary = {
       'S/T': ratio(sThroughput.perS, engine.perS),
@@ -355,6 +362,53 @@ export async function runBench(params = PARAMS): Promise<{ rows: Row[]; summary:
     return { rows, summary, summaryLine };
   } finally {
     for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
+  }
+}
+
+/**
+ * `openhooks start` as a new user runs it (embedded Postgres and Temporal dev server, in a data
+ * folder of its own), one app whose endpoint is the receiver, then a burst of `n` messages from 16
+ * clients with the demo API key it prints. Any answer but 202 fails the run.
+ */
+async function runEmbeddedDefault(work: string, n: number, receiver: Awaited<ReturnType<typeof startReceiver>>, drainTimeoutS: number) {
+  // Run as root, the embedded Postgres runs as the user postgres, who must be able to enter the folder.
+  chmodSync(work, 0o755);
+  const port = await freePort();
+  const env: Env = {
+    DATA_DIR: path.join(work, 'embedded'), PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', RATE_LIMIT: '0',
+    TEMPORAL_DEV_PORT: String(await freePort()), TEMPORAL_UI_PORT: String(await freePort()),
+  };
+  const began = performance.now();
+  const child = spawnOpenhooks('start', env, work);
+  let stdout = '';
+  child.stdout!.on('data', (c: Buffer) => (stdout += c.toString()));
+  try {
+    await waitUntil('openhooks start', () => stdout.includes('openhooks is running'), 120_000);
+    const readyS = (performance.now() - began) / 1000;
+    const key = /API key:\s+(\S+)/.exec(stdout)?.[1];
+    if (!key) throw new Error(`openhooks start printed no API key:\n${stdout}`);
+    const base = `http://127.0.0.1:${port}`;
+    const app = (await api(base, key, 'POST', '/apps', { name: 'embedded' })).body;
+    await api(base, key, 'POST', `/apps/${app.id}/webhook_events`, { event_type: 'bench.event' });
+    const sub = (await api(base, key, 'POST', `/apps/${app.id}/subscriptions`, { name: 'one' })).body;
+    await api(base, key, 'POST', `/subscriptions/${sub.id}/endpoints`, { url: `${receiver.url}?embedded`, version: '1' });
+    const agent = new Agent({ connections: 32, keepAliveTimeout: 30_000 });
+    try {
+      const headers = { authorization: `Bearer ${key}`, 'content-type': 'application/json' };
+      const burst = await drain(n, async (i) => {
+        const res = await request(`${base}/api/v1/apps/${app.id}/messages`, { method: 'POST', headers, body: JSON.stringify({ event_type: 'bench.event', version: '1', data: { embedded: i } }), dispatcher: agent });
+        const body = (await res.body.json()) as { id?: string; error?: string };
+        if (res.statusCode !== 202 || !body.id) throw new Error(`the embedded default answered ${res.statusCode}: ${body.error}`);
+        return body.id;
+      }, receiver, drainTimeoutS);
+      const stopping = performance.now();
+      await stopProcess(child, 'SIGINT', 30_000);
+      return { ...burst, readyS, stopS: (performance.now() - stopping) / 1000 };
+    } finally {
+      await agent.close();
+    }
+  } finally {
+    await stopProcess(child, 'SIGINT', 30_000);
   }
 }
 

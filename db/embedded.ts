@@ -1,11 +1,10 @@
 import { execFileSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chownSync, existsSync, lstatSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import path from 'node:path';
 import pg from 'pg';
 import { log } from '../lib/log.ts';
-import { logTail, spawnService, stopProcess } from '../lib/service-process.ts';
+import { freePort, logTail, spawnService, stopProcess } from '../lib/service-process.ts';
 
 export interface EmbeddedPostgres {
   /** Connection string with the password: for this process only, never printed. */
@@ -182,16 +181,4 @@ async function waitForConnections(url: string, timeoutMs: number): Promise<void>
       await client.end().catch(() => undefined);
     }
   }
-}
-
-/** A TCP port on loopback that was free a moment ago. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no free port'))));
-    });
-  });
 }

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 
 /** The graceful stop signal of each child `spawnService` started (its group gets SIGKILL when that is not obeyed). */
 const services = new WeakMap<ChildProcess, NodeJS.Signals>();
@@ -56,4 +57,16 @@ export function logTail(file: string, lines = 20): string {
   } catch {
     return '';
   }
+}
+
+/** A TCP port on loopback that was free a moment ago, for a service that cannot pick its own. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no free port'))));
+    });
+  });
 }
