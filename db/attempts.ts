@@ -1,5 +1,7 @@
+import { sql } from 'kysely';
 import type { Db } from './connection.ts';
-import type { NewAttempt } from './database.ts';
+import type { Attempt, NewAttempt } from './database.ts';
+import { fetchPage, newestFirst, type PageOf, type PageSlice } from './pages.ts';
 
 /** How many HTTP attempts one workflow run of a delivery has recorded: the run's spent budget. */
 export async function countAttemptsOfRun(db: Db, deliveryId: string, runId: string): Promise<number> {
@@ -30,4 +32,47 @@ export function findLastAttempt(db: Db, deliveryId: string) {
     .orderBy('created_at', 'desc')
     .limit(1)
     .executeTakeFirst();
+}
+
+/** Narrows a list of attempts; an empty or missing field narrows nothing. */
+export interface AttemptFilter {
+  succeeded?: boolean;
+  subscriberId?: string;
+  endpointId?: string;
+  messageId?: string;
+  eventType?: string;
+  /** At or after. */
+  since?: Date;
+  /** Before. */
+  until?: Date;
+}
+
+/** The app's attempts, newest first. */
+export function listAttempts(db: Db, appId: string, filter: AttemptFilter, slice: PageSlice): Promise<PageOf<Attempt>> {
+  let query = db.selectFrom('attempts').where('app_id', '=', appId);
+  if (filter.succeeded !== undefined) query = query.where('succeeded', '=', filter.succeeded);
+  if (filter.subscriberId) query = query.where('subscriber_id', '=', filter.subscriberId);
+  if (filter.endpointId) query = query.where('endpoint_id', '=', filter.endpointId);
+  if (filter.messageId) query = query.where('message_id', '=', filter.messageId);
+  if (filter.eventType) query = query.where('event_type', '=', filter.eventType);
+  if (filter.since) query = query.where('created_at', '>=', filter.since);
+  if (filter.until) query = query.where('created_at', '<', filter.until);
+  return fetchPage(newestFirst(query.selectAll()), slice);
+}
+
+export function findAttempt(db: Db, appId: string, attemptId: string): Promise<Attempt | undefined> {
+  return db.selectFrom('attempts').selectAll().where('app_id', '=', appId).where('id', '=', attemptId).executeTakeFirst();
+}
+
+/** Percentage of failed attempts per endpoint over the last 24 hours (endpoints without attempts are absent). */
+export async function endpointErrorRates(db: Db, endpointIds: readonly string[]): Promise<Map<string, number>> {
+  if (endpointIds.length === 0) return new Map();
+  const rows = await db
+    .selectFrom('attempts')
+    .select((eb) => ['endpoint_id', eb.fn.countAll<number>().as('total'), sql<number>`count(*) filter (where not succeeded)`.as('failed')])
+    .where('endpoint_id', 'in', endpointIds)
+    .where('created_at', '>', sql<Date>`now() - interval '24 hours'`)
+    .groupBy('endpoint_id')
+    .execute();
+  return new Map(rows.map((r) => [r.endpoint_id, Math.round((Number(r.failed) / r.total) * 1000) / 10]));
 }

@@ -1,5 +1,6 @@
 import type { Db } from './connection.ts';
 import type { DeliveryReason } from './database.ts';
+import type { PageOf, PageSlice } from './pages.ts';
 
 /**
  * A delivery joined with its message and app, and with its endpoint when that still exists (a
@@ -65,4 +66,33 @@ export async function endDelivery(
     .returning('endpoint_id')
     .executeTakeFirst();
   return row?.endpoint_id;
+}
+
+/** A message's deliveries, oldest first, each with how many attempts it made and when the last was. */
+function deliveriesOfMessage(db: Db, messageId: string) {
+  return db
+    .selectFrom('deliveries')
+    .leftJoin('attempts', 'attempts.delivery_id', 'deliveries.id')
+    .select(['deliveries.id', 'deliveries.message_id', 'deliveries.endpoint_id', 'deliveries.subscriber_id', 'deliveries.status', 'deliveries.reason', 'deliveries.error'])
+    .select(['deliveries.created_at', 'deliveries.finished_at'])
+    .select((eb) => [eb.fn.count<number>('attempts.id').as('attempts'), eb.fn.max('attempts.created_at').as('last_attempt_at')])
+    .where('deliveries.message_id', '=', messageId)
+    .groupBy('deliveries.id')
+    .orderBy('deliveries.created_at')
+    .orderBy('deliveries.id');
+}
+
+export type MessageDelivery = Awaited<ReturnType<ReturnType<typeof deliveriesOfMessage>['execute']>>[number];
+
+export function findMessageDeliveries(db: Db, messageId: string): Promise<MessageDelivery[]> {
+  return deliveriesOfMessage(db, messageId).execute();
+}
+
+export async function listMessageDeliveries(db: Db, messageId: string, slice: PageSlice): Promise<PageOf<MessageDelivery>> {
+  const [rows, count] = await Promise.all([
+    deliveriesOfMessage(db, messageId).limit(slice.limit).offset(slice.offset).execute(),
+    // Counted apart: the page query groups by delivery.
+    db.selectFrom('deliveries').select((eb) => eb.fn.countAll<number>().as('n')).where('message_id', '=', messageId).executeTakeFirstOrThrow(),
+  ]);
+  return { rows, total: count.n };
 }

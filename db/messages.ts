@@ -2,6 +2,7 @@ import { newId } from '../lib/ids.ts';
 import { queryPrepared, type Db, type PreparedStatement } from './connection.ts';
 import type { Message } from './database.ts';
 import type { DeliveryToStart } from './delivery-starts.ts';
+import { fetchPage, newestFirst, type PageOf, type PageSlice } from './pages.ts';
 
 export interface MessageToAccept {
   accountId: string;
@@ -139,4 +140,12 @@ export async function acceptMessage(db: Db, input: MessageToAccept): Promise<Acc
     status === 'pending' ? [{ id, app_id: input.appId, subscriber_id, endpoint_id, event_type: input.eventType, ...retry }] : [],
   );
   return { kind: 'created', message, pending };
+}
+
+export function listMessages(db: Db, appId: string, slice: PageSlice): Promise<PageOf<Message>> {
+  return fetchPage(newestFirst(db.selectFrom('messages').where('app_id', '=', appId).selectAll()), slice);
+}
+
+export function findMessage(db: Db, appId: string, messageId: string): Promise<Message | undefined> {
+  return db.selectFrom('messages').selectAll().where('app_id', '=', appId).where('id', '=', messageId).executeTakeFirst();
 }

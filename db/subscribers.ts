@@ -1,0 +1,37 @@
+import { sql, type Updateable } from 'kysely';
+import { newId } from '../lib/ids.ts';
+import { findApp } from './apps.ts';
+import type { Db } from './connection.ts';
+import type { App, Subscriber, SubscribersTable } from './database.ts';
+import { fetchPage, newestFirst, type PageOf, type PageSlice } from './pages.ts';
+
+export function listSubscribers(db: Db, appId: string, slice: PageSlice): Promise<PageOf<Subscriber>> {
+  return fetchPage(newestFirst(db.selectFrom('subscribers').where('app_id', '=', appId).selectAll()), slice);
+}
+
+/**
+ * Adds a subscriber unless the app has `max` already; undefined when it has. Locks the app in the
+ * caller's transaction, so concurrent creations queue and cannot pass the limit together.
+ */
+export async function createSubscriber(trx: Db, appId: string, fields: { name: string; email: string | null }, max: number): Promise<Subscriber | undefined> {
+  await trx.selectFrom('apps').select('id').where('id', '=', appId).forUpdate().executeTakeFirstOrThrow();
+  const count = await trx.selectFrom('subscribers').select((eb) => eb.fn.countAll<number>().as('n')).where('app_id', '=', appId).executeTakeFirstOrThrow();
+  if (Number(count.n) >= max) return undefined;
+  return trx.insertInto('subscribers').values({ id: newId('subscriber'), app_id: appId, ...fields }).returningAll().executeTakeFirstOrThrow();
+}
+
+/** The subscriber with its app, scoped by the account: another account's subscriber is not found. */
+export async function findSubscriber(db: Db, accountId: string, subscriberId: string): Promise<{ subscriber: Subscriber; app: App } | undefined> {
+  const subscriber = await db.selectFrom('subscribers').selectAll().where('id', '=', subscriberId).executeTakeFirst();
+  const app = subscriber && (await findApp(db, accountId, subscriber.app_id));
+  return subscriber && app && { subscriber, app };
+}
+
+export function findSubscribers(db: Db, subscriberIds: readonly string[]): Promise<Subscriber[]> {
+  if (subscriberIds.length === 0) return Promise.resolve([]);
+  return db.selectFrom('subscribers').selectAll().where('id', 'in', subscriberIds).execute();
+}
+
+export function updateSubscriber(db: Db, subscriberId: string, changes: Pick<Updateable<SubscribersTable>, 'name' | 'email'>): Promise<Subscriber> {
+  return db.updateTable('subscribers').set({ ...changes, updated_at: sql<Date>`now()` }).where('id', '=', subscriberId).returningAll().executeTakeFirstOrThrow();
+}
