@@ -1,14 +1,12 @@
-import { Router } from 'express';
+import type { Router } from 'express';
 import { z } from 'zod';
+import { createApiKey, listApiKeys, revokeApiKey, type ApiKey } from '../db/api-keys.ts';
 import type { Db } from '../db/connection.ts';
-import type { Selectable } from 'kysely';
-import type { ApiKeysTable } from '../db/database.ts';
-import { newId } from '../lib/ids.ts';
 import { newApiKey } from '../lib/secrets.ts';
 import { notFound } from './errors.ts';
 import type { TrustedKeys } from './auth.ts';
-import { fetchPage, sendPage } from './pagination.ts';
-import { definer, type ApiSpec } from './route.ts';
+import { sendPage } from './pagination.ts';
+import { resourceRouter, type ApiSpec } from './route.ts';
 import { Id, NullableTimestamp, Timestamp } from './schemas.ts';
 import { singleLine } from './validation.ts';
 
@@ -25,7 +23,7 @@ export const ApiKeyOut = z
   .meta({ id: 'ApiKey' });
 export const ApiKeyCreatedOut = ApiKeyOut.extend({ key: z.string().meta({ description: 'The key itself: shown in this answer only' }) }).meta({ id: 'ApiKeyCreated' });
 
-const apiKeyOut = (row: Selectable<ApiKeysTable>): z.infer<typeof ApiKeyOut> => ({
+const apiKeyOut = (row: ApiKey): z.infer<typeof ApiKeyOut> => ({
   id: row.id,
   name: row.name,
   prefix: `ohk_${row.prefix}`,
@@ -36,33 +34,20 @@ const apiKeyOut = (row: Selectable<ApiKeysTable>): z.infer<typeof ApiKeyOut> => 
 
 /** The account's API keys: stored hashed, shown once at creation, revoked rather than deleted. */
 export function apiKeysRouter(db: Db, spec: ApiSpec, trustedKeys: TrustedKeys): Router {
-  const router = Router();
-  const define = definer(router, spec, db);
-  const tag = 'API keys';
+  const { router, define } = resourceRouter(spec, db, 'API keys');
 
-  define({ method: 'get', path: '/api_keys', tag, summary: "List the account's API keys", paginated: true, status: 200, response: z.array(ApiKeyOut) }, async ({ req, res, page, accountId }) => {
-    const { rows, total } = await fetchPage(db.selectFrom('api_keys').where('account_id', '=', accountId).selectAll().orderBy('created_at', 'desc').orderBy('id', 'desc'), page);
-    sendPage(req, res, page, total, rows.map(apiKeyOut));
+  define({ method: 'get', path: '/api_keys', summary: "List the account's API keys", paginated: true, status: 200, response: z.array(ApiKeyOut) }, async ({ req, res, page, accountId }) => {
+    sendPage(req, res, page, await listApiKeys(db, accountId, page), apiKeyOut);
   });
 
-  define({ method: 'post', path: '/api_keys', tag, summary: 'Create an API key', body: ApiKeyIn, status: 201, response: ApiKeyCreatedOut, idempotent: 'stored' }, async ({ res, body, accountId, db }) => {
+  define({ method: 'post', path: '/api_keys', summary: 'Create an API key', body: ApiKeyIn, status: 201, response: ApiKeyCreatedOut, idempotent: 'stored' }, async ({ res, body, accountId, db }) => {
     const key = newApiKey();
-    const row = await db
-      .insertInto('api_keys')
-      .values({ id: newId('apiKey'), account_id: accountId, name: body.name, prefix: key.prefix, key_hash: key.hash })
-      .returningAll()
-      .executeTakeFirstOrThrow();
+    const row = await createApiKey(db, accountId, body.name, key);
     res.status(201).json({ ...apiKeyOut(row), key: key.key });
   });
 
-  define({ method: 'delete', path: '/api_keys/:id', tag, summary: 'Revoke an API key', description: 'Requests with the key fail with 401 from now on (on other API processes within 2 s). Answers the revoked key.', status: 200, response: ApiKeyOut }, async ({ res, params, accountId }) => {
-    const row = await db
-      .updateTable('api_keys')
-      .set({ revoked_at: new Date() })
-      .where('id', '=', params.id!)
-      .where('account_id', '=', accountId)
-      .returningAll()
-      .executeTakeFirst();
+  define({ method: 'delete', path: '/api_keys/:id', summary: 'Revoke an API key', description: 'Requests with the key fail with 401 from now on (on other API processes within 2 s). Answers the revoked key.', status: 200, response: ApiKeyOut }, async ({ res, params, accountId }) => {
+    const row = await revokeApiKey(db, accountId, params.id!);
     if (!row) throw notFound('API key');
     trustedKeys.forget(row.id);
     res.json(apiKeyOut(row));

@@ -1,14 +1,13 @@
-import { Router } from 'express';
-import { sql } from 'kysely';
+import type { Router } from 'express';
 import { z } from 'zod';
+import { createApp, listApps, updateApp } from '../db/apps.ts';
 import type { Db } from '../db/connection.ts';
 import type { App } from '../db/database.ts';
-import { newId } from '../lib/ids.ts';
-import { fetchPage, sendPage } from './pagination.ts';
-import { definer, type ApiSpec } from './route.ts';
+import { sendPage } from './pagination.ts';
+import { resourceRouter, type ApiSpec } from './route.ts';
 import { Id, Timestamp } from './schemas.ts';
 import { singleLine } from './validation.ts';
-import { findApp } from './scope.ts';
+import { requireApp } from './scope.ts';
 
 const retrySettings = {
   retry_initial_interval_ms: z.number().int().min(10).max(86_400_000).nullable().optional()
@@ -37,28 +36,23 @@ export const appOut = (app: App): z.infer<typeof AppOut> => ({
 });
 
 export function appsRouter(db: Db, spec: ApiSpec): Router {
-  const router = Router();
-  const define = definer(router, spec, db);
-  const tag = 'Apps';
+  const { router, define } = resourceRouter(spec, db, 'Apps');
 
-  define({ method: 'get', path: '/apps', tag, summary: 'List apps', paginated: true, status: 200, response: z.array(AppOut) }, async ({ req, res, page, accountId }) => {
-    const { rows, total } = await fetchPage(db.selectFrom('apps').where('account_id', '=', accountId).selectAll().orderBy('created_at', 'desc').orderBy('id', 'desc'), page);
-    sendPage(req, res, page, total, rows.map(appOut));
+  define({ method: 'get', path: '/apps', summary: 'List apps', paginated: true, status: 200, response: z.array(AppOut) }, async ({ req, res, page, accountId }) => {
+    sendPage(req, res, page, await listApps(db, accountId, page), appOut);
   });
 
-  define({ method: 'post', path: '/apps', tag, summary: 'Create an app', body: AppIn, status: 201, response: AppOut, idempotent: 'stored' }, async ({ res, body, accountId, db }) => {
-    const app = await db.insertInto('apps').values({ id: newId('app'), account_id: accountId, ...body }).returningAll().executeTakeFirstOrThrow();
-    res.status(201).json(appOut(app));
+  define({ method: 'post', path: '/apps', summary: 'Create an app', body: AppIn, status: 201, response: AppOut, idempotent: 'stored' }, async ({ res, body, accountId, db }) => {
+    res.status(201).json(appOut(await createApp(db, accountId, body)));
   });
 
-  define({ method: 'get', path: '/apps/:app_id', tag, summary: 'Get an app', status: 200, response: AppOut }, async ({ res, params, accountId }) => {
-    res.json(appOut(await findApp(db, accountId, params.app_id!)));
+  define({ method: 'get', path: '/apps/:app_id', summary: 'Get an app', status: 200, response: AppOut }, async ({ res, params, accountId }) => {
+    res.json(appOut(await requireApp(db, accountId, params.app_id!)));
   });
 
-  define({ method: 'patch', path: '/apps/:app_id', tag, summary: 'Update an app', body: AppPatch, status: 200, response: AppOut }, async ({ res, params, body, accountId }) => {
-    const app = await findApp(db, accountId, params.app_id!);
-    const updated = await db.updateTable('apps').set({ ...body, updated_at: sql<Date>`now()` }).where('id', '=', app.id).returningAll().executeTakeFirstOrThrow();
-    res.json(appOut(updated));
+  define({ method: 'patch', path: '/apps/:app_id', summary: 'Update an app', body: AppPatch, status: 200, response: AppOut }, async ({ res, params, body, accountId }) => {
+    const app = await requireApp(db, accountId, params.app_id!);
+    res.json(appOut(await updateApp(db, app.id, body)));
   });
 
   return router;

@@ -1,15 +1,16 @@
-import { Router } from 'express';
+import type { Router } from 'express';
 import { z } from 'zod';
+import { findAttempt, listAttempts, type AttemptFilter } from '../db/attempts.ts';
 import type { Db } from '../db/connection.ts';
 import type { Attempt } from '../db/database.ts';
 import { requestResend } from '../db/delivery-starts.ts';
 import { deliveryWorkflowId } from '../workflows/delivery-start.ts';
 import type { DeliveryStarts } from './delivery-starts.ts';
 import { ApiError, notFound } from './errors.ts';
-import { fetchPage, sendPage, type Page } from './pagination.ts';
-import { definer, type ApiSpec } from './route.ts';
+import { sendPage } from './pagination.ts';
+import { resourceRouter, type ApiSpec } from './route.ts';
 import { Id, Timestamp } from './schemas.ts';
-import { findApp, findEndpoint } from './scope.ts';
+import { requireApp, requireEndpoint } from './scope.ts';
 
 export const AttemptQuery = z.looseObject({
   status: z.enum(['success', 'failed']).optional(),
@@ -74,6 +75,16 @@ export const attemptOut = (attempt: Attempt): z.infer<typeof AttemptOut> => ({
   created_at: attempt.created_at.toISOString(),
 });
 
+const attemptFilter = (query: z.output<typeof AttemptQuery>): AttemptFilter => ({
+  succeeded: query.status === undefined ? undefined : query.status === 'success',
+  subscriberId: query.subscription_id,
+  endpointId: query.endpoint_id,
+  messageId: query.message_id,
+  eventType: query.event_type,
+  since: query.since ? new Date(query.since) : undefined,
+  until: query.until ? new Date(query.until) : undefined,
+});
+
 function parsePayload(body: string): unknown {
   try {
     return JSON.parse(body);
@@ -83,55 +94,38 @@ function parsePayload(body: string): unknown {
 }
 
 export function attemptsRouter(db: Db, spec: ApiSpec, starts: DeliveryStarts): Router {
-  const router = Router();
-  const define = definer(router, spec, db);
-  const tag = 'Webhook attempts';
+  const { router, define } = resourceRouter(spec, db, 'Webhook attempts');
 
-  const list = async (appId: string, filter: z.output<typeof AttemptQuery>, page: Page) => {
-    let base = db.selectFrom('attempts').where('app_id', '=', appId);
-    if (filter.status) base = base.where('succeeded', '=', filter.status === 'success');
-    if (filter.subscription_id) base = base.where('subscriber_id', '=', filter.subscription_id);
-    if (filter.endpoint_id) base = base.where('endpoint_id', '=', filter.endpoint_id);
-    if (filter.message_id) base = base.where('message_id', '=', filter.message_id);
-    if (filter.event_type) base = base.where('event_type', '=', filter.event_type);
-    if (filter.since) base = base.where('created_at', '>=', new Date(filter.since));
-    if (filter.until) base = base.where('created_at', '<', new Date(filter.until));
-    const { rows, total } = await fetchPage(base.selectAll().orderBy('created_at', 'desc').orderBy('id', 'desc'), page);
-    return { items: rows.map(attemptOut), total };
-  };
-
-  define({ method: 'get', path: '/apps/:app_id/webhook_attempts', tag, summary: 'List webhook attempts, newest first', query: AttemptQuery, paginated: true, status: 200, response: z.array(AttemptOut) }, async ({ req, res, params, query, page, accountId }) => {
-    const app = await findApp(db, accountId, params.app_id!);
-    const { items, total } = await list(app.id, query, page);
-    sendPage(req, res, page, total, items);
+  define({ method: 'get', path: '/apps/:app_id/webhook_attempts', summary: 'List webhook attempts, newest first', query: AttemptQuery, paginated: true, status: 200, response: z.array(AttemptOut) }, async ({ req, res, params, query, page, accountId }) => {
+    const app = await requireApp(db, accountId, params.app_id!);
+    sendPage(req, res, page, await listAttempts(db, app.id, attemptFilter(query), page), attemptOut);
   });
 
   // The path HostedHooks' Node client uses for one endpoint's attempts.
-  define({ method: 'get', path: '/apps/:app_id/endpoints/:endpoint_id/webhook_attempts', tag, summary: "List an endpoint's webhook attempts, newest first", query: AttemptQuery, paginated: true, status: 200, response: z.array(AttemptOut) }, async ({ req, res, params, query, page, accountId }) => {
-    const app = await findApp(db, accountId, params.app_id!);
-    const endpoint = await findEndpoint(db, { appId: app.id }, params.endpoint_id!);
-    const { items, total } = await list(app.id, { ...query, endpoint_id: endpoint.id }, page);
-    sendPage(req, res, page, total, items);
+  define({ method: 'get', path: '/apps/:app_id/endpoints/:endpoint_id/webhook_attempts', summary: "List an endpoint's webhook attempts, newest first", query: AttemptQuery, paginated: true, status: 200, response: z.array(AttemptOut) }, async ({ req, res, params, query, page, accountId }) => {
+    const app = await requireApp(db, accountId, params.app_id!);
+    const endpoint = await requireEndpoint(db, { appId: app.id }, params.endpoint_id!);
+    sendPage(req, res, page, await listAttempts(db, app.id, { ...attemptFilter(query), endpointId: endpoint.id }, page), attemptOut);
   });
 
-  const findAttempt = async (db: Db, accountId: string, appId: string, id: string) => {
-    const app = await findApp(db, accountId, appId);
-    const attempt = await db.selectFrom('attempts').selectAll().where('app_id', '=', app.id).where('id', '=', id).executeTakeFirst();
+  const requireAttempt = async (db: Db, accountId: string, appId: string, id: string) => {
+    const app = await requireApp(db, accountId, appId);
+    const attempt = await findAttempt(db, app.id, id);
     if (!attempt) throw notFound('webhook attempt');
     return attempt;
   };
 
-  define({ method: 'get', path: '/apps/:app_id/webhook_attempts/:id', tag, summary: 'Get a webhook attempt', status: 200, response: AttemptOut }, async ({ res, params, accountId }) => {
-    res.json(attemptOut(await findAttempt(db, accountId, params.app_id!, params.id!)));
+  define({ method: 'get', path: '/apps/:app_id/webhook_attempts/:id', summary: 'Get a webhook attempt', status: 200, response: AttemptOut }, async ({ res, params, accountId }) => {
+    res.json(attemptOut(await requireAttempt(db, accountId, params.app_id!, params.id!)));
   });
 
   // The path keeps the word replay (clients already call it); the action is a resend: replay is the bulk re-run of missed deliveries.
   define({
-    method: 'post', path: '/apps/:app_id/webhook_attempts/:id/replay', tag, summary: "Resend an attempt's delivery now",
+    method: 'post', path: '/apps/:app_id/webhook_attempts/:id/replay', summary: "Resend an attempt's delivery now",
     description: 'Runs the delivery again at once under the retry policy, as a new run whose attempts are marked trigger=manual; a run still retrying is replaced. The endpoint must be active (409 otherwise). Accepted once the resend is stored: if Temporal is away, the worker starts it once it is back.',
     status: 202, response: ResendOut, errors: [409], idempotent: 'stored',
   }, async ({ res, params, accountId, db: trx, afterCommit }) => {
-    const attempt = await findAttempt(trx, accountId, params.app_id!, params.id!);
+    const attempt = await requireAttempt(trx, accountId, params.app_id!, params.id!);
     const resend = await requestResend(trx, attempt.delivery_id);
     if (resend.kind === 'endpoint_inactive') throw new ApiError(409, 'endpoint_inactive', 'the endpoint is inactive: re-enable it (PATCH status "active") before resending');
     if (resend.kind === 'endpoint_deleted') throw new ApiError(409, 'endpoint_deleted', 'the endpoint was deleted: its deliveries cannot be resent');

@@ -1,6 +1,6 @@
 import type { RequestHandler, Response } from 'express';
-import { sql } from 'kysely';
 import { createHash } from 'node:crypto';
+import { findLiveApiKey, markApiKeyUsed } from '../db/api-keys.ts';
 import type { Db } from '../db/connection.ts';
 import { parseApiKey, verifyApiKey } from '../lib/secrets.ts';
 import { ApiError, handle } from './errors.ts';
@@ -58,21 +58,14 @@ export function authenticate(db: Db, trusted: TrustedKeys): RequestHandler {
       return next();
     }
     const parsed = parseApiKey(key);
-    const row = parsed
-      ? await db
-          .selectFrom('api_keys')
-          .select(['id', 'account_id', 'key_hash', 'last_used_at'])
-          .where('prefix', '=', parsed.prefix)
-          .where('revoked_at', 'is', null)
-          .executeTakeFirst()
-      : undefined;
+    const row = parsed ? await findLiveApiKey(db, parsed.prefix) : undefined;
     if (!row || !verifyApiKey(key, row.key_hash)) throw new ApiError(401, 'unauthorized', 'the API key is not valid');
     trusted.trust(key, row.account_id, row.id);
     res.locals.accountId = row.account_id;
     res.locals.apiKeyId = row.id;
     // Coarse on purpose: one write per key per minute, not one per request.
     if (!row.last_used_at || Date.now() - row.last_used_at.getTime() > 60_000) {
-      void db.updateTable('api_keys').set({ last_used_at: sql<Date>`now()` }).where('id', '=', row.id).execute().catch(() => undefined);
+      void markApiKeyUsed(db, row.id).catch(() => undefined);
     }
     next();
   });

@@ -1,19 +1,21 @@
-import { Router } from 'express';
-import { sql } from 'kysely';
+import type { Router } from 'express';
 import { z } from 'zod';
+import { endpointErrorRates } from '../db/attempts.ts';
 import type { Db } from '../db/connection.ts';
 import type { EnabledEvents, Endpoint, EndpointUpdate, Subscriber } from '../db/database.ts';
-import { newId } from '../lib/ids.ts';
+import { createEndpoint, deleteEndpoint, listEndpoints, rotateEndpointSecret, updateEndpoint } from '../db/endpoints.ts';
+import { eventTypesOf, type EventTypeRef } from '../db/event-types.ts';
+import { findSubscribers } from '../db/subscribers.ts';
 import type { SecretBox } from '../lib/secrets.ts';
 import { addressPolicy, type NetworkPolicy } from '../lib/network.ts';
 import { newSigningSecret } from '../lib/signing.ts';
 import { isIP } from 'node:net';
 import { ApiError, notFound } from './errors.ts';
-import { fetchPage, sendPage } from './pagination.ts';
-import { definer, type ApiSpec } from './route.ts';
+import { sendPage } from './pagination.ts';
+import { resourceRouter, type ApiSpec } from './route.ts';
 import { Id, NullableTimestamp, Timestamp } from './schemas.ts';
 import { singleLine } from './validation.ts';
-import { findApp, findEndpoint, findSubscriber } from './scope.ts';
+import { requireApp, requireEndpoint, requireSubscriber } from './scope.ts';
 import { SubscriptionRef, subscriptionRef } from './subscribers.ts';
 
 const url = singleLine(2000)
@@ -62,12 +64,6 @@ export const EndpointOut = z
   .meta({ id: 'Endpoint' });
 export const EndpointCreatedOut = EndpointOut.extend({ secret: SigningSecret.meta({ description: 'Shown in this answer only; later through GET …/secret' }) }).meta({ id: 'EndpointCreated' });
 
-interface EventTypeRef {
-  id: string;
-  name: string;
-  created_at: Date;
-}
-
 function endpointOut(endpoint: Endpoint, subscriber: Subscriber, eventTypes: EventTypeRef[], errorRate: number): z.infer<typeof EndpointOut> {
   const enabled = endpoint.enabled_events;
   return {
@@ -87,23 +83,6 @@ function endpointOut(endpoint: Endpoint, subscriber: Subscriber, eventTypes: Eve
     created_at: endpoint.created_at.toISOString(),
     updated_at: endpoint.updated_at.toISOString(),
   };
-}
-
-async function eventTypesOf(db: Db, appId: string): Promise<EventTypeRef[]> {
-  return db.selectFrom('event_types').select(['id', 'name', 'created_at']).where('app_id', '=', appId).orderBy('name').execute();
-}
-
-/** Percentage of failed attempts per endpoint over the last 24 hours (0 when there were none). */
-async function errorRates(db: Db, endpointIds: string[]): Promise<Map<string, number>> {
-  if (endpointIds.length === 0) return new Map();
-  const rows = await db
-    .selectFrom('attempts')
-    .select((eb) => ['endpoint_id', eb.fn.countAll<number>().as('total'), sql<number>`count(*) filter (where not succeeded)`.as('failed')])
-    .where('endpoint_id', 'in', endpointIds)
-    .where('created_at', '>', sql<Date>`now() - interval '24 hours'`)
-    .groupBy('endpoint_id')
-    .execute();
-  return new Map(rows.map((r) => [r.endpoint_id, Math.round((Number(r.failed) / r.total) * 1000) / 10]));
 }
 
 /** Enabled events must name event types of the app, so a typo does not silently drop messages. */
@@ -142,20 +121,15 @@ export interface EndpointsDeps {
 }
 
 export function endpointsRouter(db: Db, spec: ApiSpec, deps: EndpointsDeps): Router {
-  const router = Router();
-  const define = definer(router, spec, db);
-  const tag = 'Endpoints';
+  const { router, define } = resourceRouter(spec, db, 'Endpoints');
   const { secrets } = deps;
   const allowed = addressPolicy(deps.network);
 
   const render = async (db: Db, endpoints: Endpoint[], appId: string) => {
     const subscriberIds = [...new Set(endpoints.map((e) => e.subscriber_id))];
-    const [eventTypes, rates, subscribers] = await Promise.all([
-      eventTypesOf(db, appId),
-      errorRates(db, endpoints.map((e) => e.id)),
-      subscriberIds.length ? db.selectFrom('subscribers').selectAll().where('id', 'in', subscriberIds).execute() : Promise.resolve([]),
-    ]);
+    const [eventTypes, rates, subscribers] = await Promise.all([eventTypesOf(db, appId), endpointErrorRates(db, endpoints.map((e) => e.id)), findSubscribers(db, subscriberIds)]);
     const byId = new Map(subscribers.map((s) => [s.id, s]));
+    // No attempts in the last 24 hours: no failures.
     return endpoints.map((e) => endpointOut(e, byId.get(e.subscriber_id)!, eventTypes, rates.get(e.id) ?? 0));
   };
 
@@ -166,65 +140,46 @@ export function endpointsRouter(db: Db, spec: ApiSpec, deps: EndpointsDeps): Rou
 
   for (const scope of ['app', 'subscription'] as const) {
     const path = scope === 'app' ? '/apps/:app_id/endpoints' : '/subscriptions/:id/endpoints';
-    define({ method: 'get', path, tag, summary: `List the endpoints of ${scope === 'app' ? 'an app' : 'a subscription'}`, paginated: true, status: 200, response: z.array(EndpointOut) }, async ({ req, res, params, page, accountId }) => {
-      const appId = scope === 'app' ? (await findApp(db, accountId, params.app_id!)).id : (await findSubscriber(db, accountId, params.id!)).app.id;
-      const base = scope === 'app' ? db.selectFrom('endpoints').where('app_id', '=', appId) : db.selectFrom('endpoints').where('subscriber_id', '=', params.id!);
-      const { rows, total } = await fetchPage(base.selectAll().orderBy('created_at', 'desc').orderBy('id', 'desc'), page);
-      sendPage(req, res, page, total, await render(db, rows, appId));
+    define({ method: 'get', path, summary: `List the endpoints of ${scope === 'app' ? 'an app' : 'a subscription'}`, paginated: true, status: 200, response: z.array(EndpointOut) }, async ({ req, res, params, page, accountId }) => {
+      const appId = scope === 'app' ? (await requireApp(db, accountId, params.app_id!)).id : (await requireSubscriber(db, accountId, params.id!)).app.id;
+      const { rows, total } = await listEndpoints(db, scope === 'app' ? { appId } : { subscriberId: params.id! }, page);
+      sendPage(req, res, page, { rows: await render(db, rows, appId), total });
     });
   }
 
-  define({ method: 'get', path: '/apps/:app_id/endpoints/:id', tag, summary: 'Get an endpoint', status: 200, response: EndpointOut }, async ({ res, params, accountId }) => {
-    const app = await findApp(db, accountId, params.app_id!);
-    const endpoint = await findEndpoint(db, { appId: app.id }, params.id!);
+  define({ method: 'get', path: '/apps/:app_id/endpoints/:id', summary: 'Get an endpoint', status: 200, response: EndpointOut }, async ({ res, params, accountId }) => {
+    const app = await requireApp(db, accountId, params.app_id!);
+    const endpoint = await requireEndpoint(db, { appId: app.id }, params.id!);
     res.json((await render(db, [endpoint], app.id))[0]);
   });
 
-  define({ method: 'get', path: '/apps/:app_id/endpoints/:id/secret', tag, summary: "Get an endpoint's signing secret", status: 200, response: SecretOut }, async ({ res, params, accountId }) => {
-    const app = await findApp(db, accountId, params.app_id!);
-    res.json(secretOut(await findEndpoint(db, { appId: app.id }, params.id!)));
+  define({ method: 'get', path: '/apps/:app_id/endpoints/:id/secret', summary: "Get an endpoint's signing secret", status: 200, response: SecretOut }, async ({ res, params, accountId }) => {
+    const app = await requireApp(db, accountId, params.app_id!);
+    res.json(secretOut(await requireEndpoint(db, { appId: app.id }, params.id!)));
   });
 
   define({
-    method: 'post', path: '/apps/:app_id/endpoints/:id/secret/rotate', tag, summary: "Rotate an endpoint's signing secret",
+    method: 'post', path: '/apps/:app_id/endpoints/:id/secret/rotate', summary: "Rotate an endpoint's signing secret",
     description: 'The previous secret keeps signing (a second signature in webhook-signature) for SECRET_ROTATION_OVERLAP, 24 hours by default, so receivers can switch without dropping requests.',
     body: SecretRotateIn, status: 200, response: SecretOut, idempotent: 'stored',
   }, async ({ res, params, body, accountId, db }) => {
-    const app = await findApp(db, accountId, params.app_id!);
+    const app = await requireApp(db, accountId, params.app_id!);
     const now = new Date();
-    // One statement, so concurrent rotations queue on the row: each moves the secret current at its
-    // turn to previous_secret (the right-hand `secret` is the row's value before this update).
-    const rotated = await db
-      .updateTable('endpoints')
-      .set((eb) => ({
-        previous_secret: eb.ref('secret'),
-        secret: secrets.encrypt(body.key ?? newSigningSecret()),
-        previous_secret_expires_at: new Date(now.getTime() + deps.rotationOverlapMs),
-        updated_at: now,
-      }))
-      .where('id', '=', params.id!)
-      .where('app_id', '=', app.id)
-      .returningAll()
-      .executeTakeFirst();
+    const secret = secrets.encrypt(body.key ?? newSigningSecret());
+    const rotated = await rotateEndpointSecret(db, app.id, params.id!, { secret, previousExpiresAt: new Date(now.getTime() + deps.rotationOverlapMs), now });
     if (!rotated) throw notFound('endpoint');
     res.json(secretOut(rotated));
   });
 
-  define({ method: 'post', path: '/subscriptions/:id/endpoints', tag, summary: 'Create an endpoint', body: EndpointIn, status: 201, response: EndpointCreatedOut, idempotent: 'stored', description: 'Answers 422 `insecure_url` for http:// unless ALLOW_HTTP, `blocked_address` for a private IP literal, and `limit_exceeded` past MAX_ENDPOINTS_PER_SUBSCRIBER.' }, async ({ res, params, body, accountId, db }) => {
-    const { subscriber, app } = await findSubscriber(db, accountId, params.id!);
+  define({ method: 'post', path: '/subscriptions/:id/endpoints', summary: 'Create an endpoint', body: EndpointIn, status: 201, response: EndpointCreatedOut, idempotent: 'stored', description: 'Answers 422 `insecure_url` for http:// unless ALLOW_HTTP, `blocked_address` for a private IP literal, and `limit_exceeded` past MAX_ENDPOINTS_PER_SUBSCRIBER.' }, async ({ res, params, body, accountId, db }) => {
+    const { subscriber, app } = await requireSubscriber(db, accountId, params.id!);
     checkUrl(body.url, deps.network, allowed);
     checkEnabledEvents(body.enabled_events, await eventTypesOf(db, app.id));
     const secret = newSigningSecret();
-    // Locking the subscriber (db is this request's transaction) serialises creations, so concurrent ones cannot pass the limit together.
-    await db.selectFrom('subscribers').select('id').where('id', '=', subscriber.id).forUpdate().executeTakeFirstOrThrow();
-    const count = await db.selectFrom('endpoints').select((eb) => eb.fn.countAll<number>().as('n')).where('subscriber_id', '=', subscriber.id).executeTakeFirstOrThrow();
-    if (Number(count.n) >= deps.maxEndpointsPerSubscriber) {
-      throw new ApiError(422, 'limit_exceeded', `a subscription can have at most ${deps.maxEndpointsPerSubscriber} endpoints (MAX_ENDPOINTS_PER_SUBSCRIBER)`);
-    }
-    const endpoint = await db
-      .insertInto('endpoints')
-      .values({
-        id: newId('endpoint'),
+    // db is this request's transaction: it holds the subscriber's lock that keeps creations within the limit.
+    const endpoint = await createEndpoint(
+      db,
+      {
         app_id: app.id,
         subscriber_id: subscriber.id,
         url: body.url,
@@ -233,20 +188,21 @@ export function endpointsRouter(db: Db, spec: ApiSpec, deps: EndpointsDeps): Rou
         status: body.status ?? 'active',
         enabled_events: JSON.stringify(body.enabled_events ?? '*'),
         secret: secrets.encrypt(secret),
-      })
-      .returningAll()
-      .executeTakeFirstOrThrow();
+      },
+      deps.maxEndpointsPerSubscriber,
+    );
+    if (!endpoint) throw new ApiError(422, 'limit_exceeded', `a subscription can have at most ${deps.maxEndpointsPerSubscriber} endpoints (MAX_ENDPOINTS_PER_SUBSCRIBER)`);
     res.status(201).json({ ...(await render(db, [endpoint], app.id))[0]!, secret });
   });
 
   define({
-    method: 'patch', path: '/subscriptions/:id/endpoints/:endpoint_id', tag, summary: 'Update an endpoint',
+    method: 'patch', path: '/subscriptions/:id/endpoints/:endpoint_id', summary: 'Update an endpoint',
     description: 'Setting status to active re-enables a disabled endpoint and clears disabled_reason.',
     errors: [],
     body: EndpointPatch, status: 200, response: EndpointOut,
   }, async ({ res, params, body, accountId }) => {
-    const { subscriber, app } = await findSubscriber(db, accountId, params.id!);
-    const endpoint = await findEndpoint(db, { subscriberId: subscriber.id }, params.endpoint_id!);
+    const { subscriber, app } = await requireSubscriber(db, accountId, params.id!);
+    const endpoint = await requireEndpoint(db, { subscriberId: subscriber.id }, params.endpoint_id!);
     checkUrl(body.url, deps.network, allowed);
     checkEnabledEvents(body.enabled_events, await eventTypesOf(db, app.id));
     const { enabled_events, ...rest } = body;
@@ -255,23 +211,22 @@ export function endpointsRouter(db: Db, spec: ApiSpec, deps: EndpointsDeps): Rou
     if (enabled_events !== undefined) changes.enabled_events = JSON.stringify(enabled_events);
     if (body.status === 'active' && endpoint.status === 'inactive') Object.assign(changes, { disabled_reason: null, disabled_at: null });
     if (body.status === 'inactive' && endpoint.status === 'active') Object.assign(changes, { disabled_reason: 'disabled through the API', disabled_at: now });
-    const updated = await db.updateTable('endpoints').set(changes).where('id', '=', endpoint.id).returningAll().executeTakeFirstOrThrow();
+    const updated = await updateEndpoint(db, endpoint.id, changes);
     res.json((await render(db, [updated], app.id))[0]);
   });
 
   for (const scope of ['app', 'subscription'] as const) {
     const path = scope === 'app' ? '/apps/:app_id/endpoints/:id' : '/subscriptions/:id/endpoints/:endpoint_id';
     define({
-      method: 'delete', path, tag, summary: `Delete an endpoint${scope === 'app' ? '' : ' of a subscription'}`,
+      method: 'delete', path, summary: `Delete an endpoint${scope === 'app' ? '' : ' of a subscription'}`,
       description: 'Its deliveries and attempts stay in the log; a delivery still under way ends skipped with reason endpoint_deleted. Answers the deleted endpoint (HostedHooks clients parse every answer as JSON).',
       status: 200, response: EndpointOut,
     }, async ({ res, params, accountId }) => {
-      const appId = scope === 'app' ? (await findApp(db, accountId, params.app_id!)).id : (await findSubscriber(db, accountId, params.id!)).app.id;
-      const endpoint = scope === 'app' ? await findEndpoint(db, { appId }, params.id!) : await findEndpoint(db, { subscriberId: params.id! }, params.endpoint_id!);
+      const appId = scope === 'app' ? (await requireApp(db, accountId, params.app_id!)).id : (await requireSubscriber(db, accountId, params.id!)).app.id;
+      const endpoint = scope === 'app' ? await requireEndpoint(db, { appId }, params.id!) : await requireEndpoint(db, { subscriberId: params.id! }, params.endpoint_id!);
       const [deleted] = await render(db, [endpoint], appId);
       // A concurrent delete of the same endpoint: only one of them answers it.
-      const { numDeletedRows } = await db.deleteFrom('endpoints').where('id', '=', endpoint.id).executeTakeFirstOrThrow();
-      if (numDeletedRows === 0n) throw notFound('endpoint');
+      if (!(await deleteEndpoint(db, endpoint.id))) throw notFound('endpoint');
       res.json(deleted);
     });
   }

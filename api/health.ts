@@ -1,10 +1,10 @@
-import { Router } from 'express';
+import type { Router } from 'express';
 import { sql } from 'kysely';
 import { z } from 'zod';
 import type { Db } from '../db/connection.ts';
 import { log } from '../lib/log.ts';
 import type { TemporalGateway } from '../lib/temporal.ts';
-import { definer, type ApiSpec } from './route.ts';
+import { resourceRouter, type ApiSpec } from './route.ts';
 
 export const HealthOut = z.object({ status: z.literal('ok') }).meta({ id: 'Health' });
 export const ReadyOut = z
@@ -32,18 +32,16 @@ async function check(probe: () => Promise<unknown>): Promise<'ok' | 'unavailable
 
 /** Liveness and readiness for load balancers and orchestrators; no API key needed. */
 export function healthRouter(db: Db, spec: ApiSpec, temporal: TemporalGateway): Router {
-  const router = Router();
-  const define = definer(router, spec, db);
-  const tag = 'Health';
+  const { router, define } = resourceRouter(spec, db, 'Health');
 
-  define({ method: 'get', path: '/health', tag, summary: 'Liveness: the process answers', public: true, status: 200, response: HealthOut }, ({ res }) => {
+  define({ method: 'get', path: '/health', summary: 'Liveness: the process answers', public: true, status: 200, response: HealthOut }, ({ res }) => {
     res.json({ status: 'ok' });
     return Promise.resolve();
   });
 
   let warnedAt = -Infinity;
   define({
-    method: 'get', path: '/ready', tag, summary: 'Readiness: Postgres is reachable (Temporal is reported, not required)',
+    method: 'get', path: '/ready', summary: 'Readiness: Postgres is reachable (Temporal is reported, not required)',
     description: 'Answers 503 only when Postgres is unreachable, since only that stops messages being accepted. While Temporal is unreachable messages are still accepted (and started once it is back): the answer stays 200 with "temporal": "unavailable", and a warning is logged at most once a minute.',
     public: true, status: 200, response: ReadyOut, errors: [503],
   }, async ({ res }) => {

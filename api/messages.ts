@@ -1,17 +1,19 @@
-import { Router } from 'express';
+import type { Router } from 'express';
 import { z } from 'zod';
 import type { Db } from '../db/connection.ts';
 import type { Message } from '../db/database.ts';
-import { acceptMessage } from '../db/messages.ts';
+import { findMessageDeliveries, listMessageDeliveries, type MessageDelivery } from '../db/deliveries.ts';
+import { firstEventTypeName } from '../db/event-types.ts';
+import { acceptMessage, findMessage, listMessages } from '../db/messages.ts';
 import { DELIVERY_REASONS } from '../lib/failures.ts';
 import { codeSamples, SAMPLE_LANGUAGES } from './code-samples.ts';
 import type { DeliveryStarts } from './delivery-starts.ts';
 import { ApiError, jsonBody, notFound } from './errors.ts';
 import { idempotencyKeyOf, requestHash } from './idempotency.ts';
-import { fetchPage, sendPage } from './pagination.ts';
-import { definer, type ApiSpec, type Context } from './route.ts';
+import { sendPage } from './pagination.ts';
+import { resourceRouter, type ApiSpec, type Context } from './route.ts';
 import { Id, NullableTimestamp, Timestamp } from './schemas.ts';
-import { findApp, findEndpoint, findSubscriber } from './scope.ts';
+import { requireApp, requireEndpoint, requireSubscriber } from './scope.ts';
 
 export const MESSAGE_BODY_LIMIT = '256kb';
 
@@ -70,31 +72,7 @@ export const messageOut = (message: Message): z.infer<typeof MessageOut> => ({
   created_at: message.created_at.toISOString(),
 });
 
-function deliveriesOf(db: Db, messageId: string) {
-  return db
-    .selectFrom('deliveries')
-    .leftJoin('attempts', 'attempts.delivery_id', 'deliveries.id')
-    .select((eb) => [
-      'deliveries.id',
-      'deliveries.message_id',
-      'deliveries.endpoint_id',
-      'deliveries.subscriber_id',
-      'deliveries.status',
-      'deliveries.reason',
-      'deliveries.error',
-      'deliveries.created_at',
-      'deliveries.finished_at',
-      eb.fn.count<number>('attempts.id').as('attempts'),
-      eb.fn.max('attempts.created_at').as('last_attempt_at'),
-    ])
-    .where('deliveries.message_id', '=', messageId)
-    .groupBy('deliveries.id')
-    .orderBy('deliveries.created_at')
-    .orderBy('deliveries.id');
-}
-
-type DeliveryRow = Awaited<ReturnType<ReturnType<typeof deliveriesOf>['execute']>>[number];
-const deliveryOut = (d: DeliveryRow): z.infer<typeof DeliveryOut> => ({
+const deliveryOut = (d: MessageDelivery): z.infer<typeof DeliveryOut> => ({
   id: d.id,
   message_id: d.message_id,
   endpoint_id: d.endpoint_id,
@@ -121,9 +99,7 @@ export const CodeSamplesOut = z
   .meta({ id: 'CodeSamples' });
 
 export function messagesRouter(db: Db, spec: ApiSpec, starts: DeliveryStarts, publicUrl: string): Router {
-  const router = Router();
-  const define = definer(router, spec, db);
-  const tag = 'Messages';
+  const { router, define } = resourceRouter(spec, db, 'Messages');
   const json = jsonBody(MESSAGE_BODY_LIMIT);
 
   async function send({ req, res, body, accountId }: Context<z.output<typeof MessageIn>, undefined>, appId: string, target: { subscriberId?: string; endpointId?: string }) {
@@ -153,7 +129,7 @@ export function messagesRouter(db: Db, spec: ApiSpec, starts: DeliveryStarts, pu
   }
 
   const sendOp = {
-    method: 'post' as const, tag, body: MessageIn, status: 202, response: MessageOut, errors: [413, 415], idempotent: 'atomic' as const, before: json,
+    method: 'post' as const, body: MessageIn, status: 202, response: MessageOut, errors: [413, 415], idempotent: 'atomic' as const, before: json,
     description: 'Accepted once it is stored with one delivery per matching endpoint (active, subscribed to the event type or "*", same version); delivery follows. A repeated event_id or Idempotency-Key answers the original message and sends nothing.',
   };
 
@@ -162,48 +138,42 @@ export function messagesRouter(db: Db, spec: ApiSpec, starts: DeliveryStarts, pu
   });
 
   define({ ...sendOp, path: '/subscriptions/:id/messages', summary: "Send a message to one subscription's endpoints" }, async (ctx) => {
-    const { subscriber, app } = await findSubscriber(db, ctx.accountId, ctx.params.id!);
+    const { subscriber, app } = await requireSubscriber(db, ctx.accountId, ctx.params.id!);
     await send(ctx, app.id, { subscriberId: subscriber.id });
   });
 
   define({ ...sendOp, path: '/subscriptions/:id/endpoints/:endpoint_id/messages', summary: 'Send a message to one endpoint' }, async (ctx) => {
-    const { subscriber, app } = await findSubscriber(db, ctx.accountId, ctx.params.id!);
-    const endpoint = await findEndpoint(db, { subscriberId: subscriber.id }, ctx.params.endpoint_id!);
+    const { subscriber, app } = await requireSubscriber(db, ctx.accountId, ctx.params.id!);
+    const endpoint = await requireEndpoint(db, { subscriberId: subscriber.id }, ctx.params.endpoint_id!);
     await send(ctx, app.id, { subscriberId: subscriber.id, endpointId: endpoint.id });
   });
 
-  define({ method: 'get', path: '/apps/:app_id/messages', tag, summary: 'List messages', paginated: true, status: 200, response: z.array(MessageOut) }, async ({ req, res, params, page, accountId }) => {
-    const app = await findApp(db, accountId, params.app_id!);
-    const { rows, total } = await fetchPage(db.selectFrom('messages').where('app_id', '=', app.id).selectAll().orderBy('created_at', 'desc').orderBy('id', 'desc'), page);
-    sendPage(req, res, page, total, rows.map(messageOut));
+  define({ method: 'get', path: '/apps/:app_id/messages', summary: 'List messages', paginated: true, status: 200, response: z.array(MessageOut) }, async ({ req, res, params, page, accountId }) => {
+    const app = await requireApp(db, accountId, params.app_id!);
+    sendPage(req, res, page, await listMessages(db, app.id, page), messageOut);
   });
 
-  const findMessage = async (accountId: string, appId: string, id: string) => {
-    const app = await findApp(db, accountId, appId);
-    const message = await db.selectFrom('messages').selectAll().where('app_id', '=', app.id).where('id', '=', id).executeTakeFirst();
+  const requireMessage = async (accountId: string, appId: string, id: string) => {
+    const app = await requireApp(db, accountId, appId);
+    const message = await findMessage(db, app.id, id);
     if (!message) throw notFound('message');
     return message;
   };
 
-  define({ method: 'get', path: '/apps/:app_id/messages/:id', tag, summary: 'Get a message with its deliveries', status: 200, response: MessageWithDeliveriesOut }, async ({ res, params, accountId }) => {
-    const message = await findMessage(accountId, params.app_id!, params.id!);
-    res.json({ ...messageOut(message), deliveries: (await deliveriesOf(db, message.id).execute()).map(deliveryOut) });
+  define({ method: 'get', path: '/apps/:app_id/messages/:id', summary: 'Get a message with its deliveries', status: 200, response: MessageWithDeliveriesOut }, async ({ res, params, accountId }) => {
+    const message = await requireMessage(accountId, params.app_id!, params.id!);
+    res.json({ ...messageOut(message), deliveries: (await findMessageDeliveries(db, message.id)).map(deliveryOut) });
   });
 
-  define({ method: 'get', path: '/apps/:app_id/messages/:id/deliveries', tag, summary: 'List the deliveries of a message', paginated: true, status: 200, response: z.array(DeliveryOut) }, async ({ req, res, params, page, accountId }) => {
-    const message = await findMessage(accountId, params.app_id!, params.id!);
-    const [rows, count] = await Promise.all([
-      deliveriesOf(db, message.id).limit(page.perPage).offset(page.offset).execute(),
-      // Counted apart: the page query groups by delivery.
-      db.selectFrom('deliveries').select((eb) => eb.fn.countAll<number>().as('n')).where('message_id', '=', message.id).executeTakeFirstOrThrow(),
-    ]);
-    sendPage(req, res, page, count.n, rows.map(deliveryOut));
+  define({ method: 'get', path: '/apps/:app_id/messages/:id/deliveries', summary: 'List the deliveries of a message', paginated: true, status: 200, response: z.array(DeliveryOut) }, async ({ req, res, params, page, accountId }) => {
+    const message = await requireMessage(accountId, params.app_id!, params.id!);
+    sendPage(req, res, page, await listMessageDeliveries(db, message.id, page), deliveryOut);
   });
 
-  define({ method: 'get', path: '/apps/:app_id/code_samples', tag, summary: 'Code that sends a message to this app, and code that verifies a delivery', query: CodeSamplesQuery, status: 200, response: CodeSamplesOut }, async ({ res, params, query, accountId }) => {
-    const app = await findApp(db, accountId, params.app_id!);
-    const first = await db.selectFrom('event_types').select('name').where('app_id', '=', app.id).orderBy('name').executeTakeFirst();
-    res.json(codeSamples({ baseUrl: `${publicUrl}/api/v1`, appId: app.id, eventType: query.event_type ?? first?.name ?? 'user.created', version: query.version ?? '1.0' }));
+  define({ method: 'get', path: '/apps/:app_id/code_samples', summary: 'Code that sends a message to this app, and code that verifies a delivery', query: CodeSamplesQuery, status: 200, response: CodeSamplesOut }, async ({ res, params, query, accountId }) => {
+    const app = await requireApp(db, accountId, params.app_id!);
+    const eventType = query.event_type ?? (await firstEventTypeName(db, app.id)) ?? 'user.created';
+    res.json(codeSamples({ baseUrl: `${publicUrl}/api/v1`, appId: app.id, eventType, version: query.version ?? '1.0' }));
   });
 
   return router;

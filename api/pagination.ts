@@ -1,12 +1,11 @@
 import type { Request, Response } from 'express';
-import type { SelectQueryBuilder } from 'kysely';
 import { z } from 'zod';
+import type { PageOf, PageSlice } from '../db/pages.ts';
 import { parseQuery } from './validation.ts';
 
-export interface Page {
+/** The page asked for; `limit` is its `per_page`. A db list function takes it as its slice. */
+export interface Page extends PageSlice {
   page: number;
-  perPage: number;
-  offset: number;
 }
 
 const pageQuery = z.looseObject({
@@ -16,17 +15,20 @@ const pageQuery = z.looseObject({
 
 export function readPage(req: Request): Page {
   const { page, per_page } = parseQuery(pageQuery, req);
-  return { page, perPage: per_page, offset: (page - 1) * per_page };
+  return { page, limit: per_page, offset: (page - 1) * per_page };
 }
 
-/** Lists answer a bare JSON array (as HostedHooks does); the paging facts travel in headers. */
-export function sendPage(req: Request, res: Response, page: Page, total: number, items: unknown[]): void {
-  const last = Math.max(1, Math.ceil(total / page.perPage));
+/**
+ * Lists answer a bare JSON array (as HostedHooks does); the paging facts travel in headers. `out`
+ * shapes each row into its answer (rows shaped already need none).
+ */
+export function sendPage<T>(req: Request, res: Response, page: Page, { rows, total }: PageOf<T>, out?: (row: T) => unknown): void {
+  const last = Math.max(1, Math.ceil(total / page.limit));
   const link = (n: number, rel: string) => {
     // From PUBLIC_URL, never from the client's Host header.
     const url = new URL(`${String(req.app.locals.publicUrl ?? 'http://localhost')}${req.originalUrl}`);
     url.searchParams.set('page', String(n));
-    url.searchParams.set('per_page', String(page.perPage));
+    url.searchParams.set('per_page', String(page.limit));
     return `<${url.toString()}>; rel="${rel}"`;
   };
   const links = [link(1, 'first'), link(last, 'last')];
@@ -34,18 +36,5 @@ export function sendPage(req: Request, res: Response, page: Page, total: number,
   if (page.page < last) links.push(link(page.page + 1, 'next'));
   res.set('Link', links.join(', '));
   res.set('X-Total-Count', String(total));
-  res.json(items);
-}
-
-/** One page of a query's rows and the total count, read together. */
-export async function fetchPage<DB, TB extends keyof DB, O>(query: SelectQueryBuilder<DB, TB, O>, page: Page): Promise<{ rows: O[]; total: number }> {
-  const [rows, count] = await Promise.all([
-    query.limit(page.perPage).offset(page.offset).execute(),
-    query
-      .clearSelect()
-      .clearOrderBy()
-      .select((eb) => eb.fn.countAll<number>().as('n'))
-      .executeTakeFirstOrThrow(),
-  ]);
-  return { rows, total: Number((count as { n: number }).n) };
+  res.json(out ? rows.map((row) => out(row)) : rows);
 }

@@ -1,4 +1,4 @@
-import type { Request, RequestHandler, Response, Router } from 'express';
+import { Router, type Request, type RequestHandler, type Response } from 'express';
 import type { z } from 'zod';
 import type { Db } from '../db/connection.ts';
 import { accountOf } from './auth.ts';
@@ -62,14 +62,18 @@ export class ApiSpec {
 }
 
 export type Define = <B extends Schema | undefined = undefined, Q extends Schema | undefined = undefined>(
-  op: Operation<B, Q>,
+  op: Omit<Operation<B, Q>, 'tag'>,
   handler: (ctx: Context<Out<B>, Out<Q>>) => Promise<void>,
 ) => void;
 
-/** Binds `define` to a router and a spec: each call registers the route and records the operation. */
-export function definer(router: Router, spec: ApiSpec, db: Db): Define {
-  return (op, handler) => {
-    spec.operations.push(op);
+/**
+ * A router for one resource and its `define`: each call registers the route and records the
+ * operation in the spec under the resource's tag.
+ */
+export function resourceRouter(spec: ApiSpec, db: Db, tag: string): { router: Router; define: Define } {
+  const router = Router();
+  const define: Define = (op, handler) => {
+    spec.operations.push({ ...op, tag });
     router[op.method](
       op.path,
       ...(op.before ?? []),
@@ -82,7 +86,7 @@ export function definer(router: Router, spec: ApiSpec, db: Db): Define {
         }
         const body = (op.body ? parseBody(op.body, req) : undefined) as never;
         const query = (op.query ? parseQuery(op.query, req) : undefined) as never;
-        const page = op.paginated ? readPage(req) : { page: 1, perPage: 0, offset: 0 };
+        const page = op.paginated ? readPage(req) : { page: 1, limit: 0, offset: 0 };
         const accountId = op.public ? '' : accountOf(res);
         const committed: (() => void)[] = [];
         const run = (handlerDb: Db) => handler({ req, res, body, query, params: req.params, page, accountId, db: handlerDb, afterCommit: (fn) => committed.push(fn) });
@@ -92,6 +96,7 @@ export function definer(router: Router, spec: ApiSpec, db: Db): Define {
       }),
     );
   };
+  return { router, define };
 }
 
 /** The JSON parser leaves `{}` when nothing was sent; anything else is a body. */

@@ -1,16 +1,15 @@
-import { Router } from 'express';
-import { sql } from 'kysely';
+import type { Router } from 'express';
 import { z } from 'zod';
 import type { Db } from '../db/connection.ts';
 import type { App, Subscriber } from '../db/database.ts';
-import { newId } from '../lib/ids.ts';
+import { createSubscriber, listSubscribers, updateSubscriber } from '../db/subscribers.ts';
 import { AppRef, appRef } from './apps.ts';
 import { ApiError } from './errors.ts';
-import { fetchPage, sendPage } from './pagination.ts';
-import { definer, type ApiSpec } from './route.ts';
+import { sendPage } from './pagination.ts';
+import { resourceRouter, type ApiSpec } from './route.ts';
 import { Id, optionalEmail, Timestamp } from './schemas.ts';
 import { singleLine } from './validation.ts';
-import { findApp, findSubscriber } from './scope.ts';
+import { requireApp, requireSubscriber } from './scope.ts';
 
 // Subscribers are `subscriptions` in the HostedHooks-compatible API; the word stays in this layer.
 export const SubscriptionIn = z.strictObject({ name: singleLine(200), email: optionalEmail.meta({ description: 'Contact told when an endpoint is disabled' }) }).meta({ id: 'SubscriptionIn' });
@@ -30,37 +29,29 @@ export const subscriptionRef = (subscriber: Subscriber): z.infer<typeof Subscrip
 export const subscriptionOut = (subscriber: Subscriber, app: App): z.infer<typeof SubscriptionOut> => ({ ...subscriptionRef(subscriber), app: appRef(app) });
 
 export function subscribersRouter(db: Db, spec: ApiSpec, limits: { maxSubscribersPerApp: number }): Router {
-  const router = Router();
-  const define = definer(router, spec, db);
-  const tag = 'Subscriptions';
+  const { router, define } = resourceRouter(spec, db, 'Subscriptions');
 
-  define({ method: 'get', path: '/apps/:app_id/subscriptions', tag, summary: 'List subscriptions', paginated: true, status: 200, response: z.array(SubscriptionOut) }, async ({ req, res, params, page, accountId }) => {
-    const app = await findApp(db, accountId, params.app_id!);
-    const { rows, total } = await fetchPage(db.selectFrom('subscribers').where('app_id', '=', app.id).selectAll().orderBy('created_at', 'desc').orderBy('id', 'desc'), page);
-    sendPage(req, res, page, total, rows.map((row) => subscriptionOut(row, app)));
+  define({ method: 'get', path: '/apps/:app_id/subscriptions', summary: 'List subscriptions', paginated: true, status: 200, response: z.array(SubscriptionOut) }, async ({ req, res, params, page, accountId }) => {
+    const app = await requireApp(db, accountId, params.app_id!);
+    sendPage(req, res, page, await listSubscribers(db, app.id, page), (row) => subscriptionOut(row, app));
   });
 
-  define({ method: 'post', path: '/apps/:app_id/subscriptions', tag, summary: 'Create a subscription', body: SubscriptionIn, status: 201, response: SubscriptionOut, idempotent: 'stored' }, async ({ res, params, body, accountId, db }) => {
-    const app = await findApp(db, accountId, params.app_id!);
-    // Locking the app (db is this request's transaction) serialises creations, so concurrent ones cannot pass the limit together.
-    await db.selectFrom('apps').select('id').where('id', '=', app.id).forUpdate().executeTakeFirstOrThrow();
-    const count = await db.selectFrom('subscribers').select((eb) => eb.fn.countAll<number>().as('n')).where('app_id', '=', app.id).executeTakeFirstOrThrow();
-    if (Number(count.n) >= limits.maxSubscribersPerApp) {
-      throw new ApiError(422, 'limit_exceeded', `an app can have at most ${limits.maxSubscribersPerApp} subscriptions (MAX_SUBSCRIBERS_PER_APP)`);
-    }
-    const subscriber = await db.insertInto('subscribers').values({ id: newId('subscriber'), app_id: app.id, name: body.name, email: body.email ?? null }).returningAll().executeTakeFirstOrThrow();
+  define({ method: 'post', path: '/apps/:app_id/subscriptions', summary: 'Create a subscription', body: SubscriptionIn, status: 201, response: SubscriptionOut, idempotent: 'stored' }, async ({ res, params, body, accountId, db }) => {
+    const app = await requireApp(db, accountId, params.app_id!);
+    // db is this request's transaction: it holds the app's lock that keeps creations within the limit.
+    const subscriber = await createSubscriber(db, app.id, { name: body.name, email: body.email ?? null }, limits.maxSubscribersPerApp);
+    if (!subscriber) throw new ApiError(422, 'limit_exceeded', `an app can have at most ${limits.maxSubscribersPerApp} subscriptions (MAX_SUBSCRIBERS_PER_APP)`);
     res.status(201).json(subscriptionOut(subscriber, app));
   });
 
-  define({ method: 'get', path: '/subscriptions/:id', tag, summary: 'Get a subscription', status: 200, response: SubscriptionOut }, async ({ res, params, accountId }) => {
-    const { subscriber, app } = await findSubscriber(db, accountId, params.id!);
+  define({ method: 'get', path: '/subscriptions/:id', summary: 'Get a subscription', status: 200, response: SubscriptionOut }, async ({ res, params, accountId }) => {
+    const { subscriber, app } = await requireSubscriber(db, accountId, params.id!);
     res.json(subscriptionOut(subscriber, app));
   });
 
-  define({ method: 'patch', path: '/subscriptions/:id', tag, summary: 'Update a subscription', body: SubscriptionPatch, status: 200, response: SubscriptionOut }, async ({ res, params, body, accountId }) => {
-    const { subscriber, app } = await findSubscriber(db, accountId, params.id!);
-    const updated = await db.updateTable('subscribers').set({ ...body, updated_at: sql<Date>`now()` }).where('id', '=', subscriber.id).returningAll().executeTakeFirstOrThrow();
-    res.json(subscriptionOut(updated, app));
+  define({ method: 'patch', path: '/subscriptions/:id', summary: 'Update a subscription', body: SubscriptionPatch, status: 200, response: SubscriptionOut }, async ({ res, params, body, accountId }) => {
+    const { subscriber, app } = await requireSubscriber(db, accountId, params.id!);
+    res.json(subscriptionOut(await updateSubscriber(db, subscriber.id, body), app));
   });
 
   return router;
