@@ -1,6 +1,7 @@
 import type { Router } from 'express';
 import { z } from 'zod';
-import { createApiKey, listApiKeys, revokeApiKey, type ApiKey } from '../db/api-keys.ts';
+import { createApiKey, listApiKeys, revokeApiKey } from '../db/api-keys.ts';
+import type { ApiKey } from '../db/database.ts';
 import type { Db } from '../db/connection.ts';
 import { newApiKey } from '../lib/secrets.ts';
 import { notFound } from './errors.ts';

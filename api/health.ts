@@ -1,7 +1,6 @@
 import type { Router } from 'express';
-import { sql } from 'kysely';
 import { z } from 'zod';
-import type { Db } from '../db/connection.ts';
+import { ping, type Db } from '../db/connection.ts';
 import { log } from '../lib/log.ts';
 import type { TemporalGateway } from '../lib/temporal.ts';
 import { resourceRouter, type ApiSpec } from './route.ts';
@@ -46,7 +45,7 @@ export function healthRouter(db: Db, spec: ApiSpec, temporal: TemporalGateway): 
     public: true, status: 200, response: ReadyOut, errors: [503],
   }, async ({ res }) => {
     const [postgres, temporalStatus] = await Promise.all([
-      check(() => sql`select 1`.execute(db)),
+      check(() => ping(db)),
       check(() => temporal.call((client) => client.workflowService.getSystemInfo({}), CHECK_TIMEOUT_MS)),
     ]);
     if (temporalStatus === 'unavailable' && Date.now() - warnedAt >= TEMPORAL_WARN_EVERY_MS) {

@@ -1,5 +1,6 @@
 import { newId } from '../lib/ids.ts';
 import { hashPassword, newApiKey } from '../lib/secrets.ts';
+import { createApiKey } from './api-keys.ts';
 import type { Db } from './connection.ts';
 
 export interface NewAccount {
@@ -21,10 +22,7 @@ export async function createAccount(db: Db, input: { name: string; email: string
       .insertInto('users')
       .values({ id: userId, account_id: accountId, email: input.email.toLowerCase(), password_hash: passwordHash, role: 'owner' })
       .execute();
-    await trx
-      .insertInto('api_keys')
-      .values({ id: newId('apiKey'), account_id: accountId, name: 'default', prefix: key.prefix, key_hash: key.hash })
-      .execute();
+    await createApiKey(trx, accountId, 'default', key);
     return { accountId, userId, apiKey: key.key };
   });
 }

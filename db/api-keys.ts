@@ -1,10 +1,8 @@
-import { sql, type Selectable } from 'kysely';
+import { sql } from 'kysely';
 import { newId } from '../lib/ids.ts';
 import type { Db } from './connection.ts';
-import type { ApiKeysTable } from './database.ts';
+import type { ApiKey } from './database.ts';
 import { fetchPage, newestFirst, type PageOf, type PageSlice } from './pages.ts';
-
-export type ApiKey = Selectable<ApiKeysTable>;
 
 export function listApiKeys(db: Db, accountId: string, slice: PageSlice): Promise<PageOf<ApiKey>> {
   return fetchPage(newestFirst(db.selectFrom('api_keys').where('account_id', '=', accountId).selectAll()), slice);

@@ -1,4 +1,4 @@
-import { Kysely, Migrator, PostgresDialect } from 'kysely';
+import { Kysely, Migrator, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import type { Database } from './database.ts';
 import { migrations } from './migrations/index.ts';
@@ -20,6 +20,11 @@ export function createDb(connectionString: string, poolSize = 10): Db {
 }
 
 const pools = new WeakMap<Db, pg.Pool>();
+
+/** Resolves when Postgres answers a trivial query (readiness). */
+export async function ping(db: Db): Promise<void> {
+  await sql`select 1`.execute(db);
+}
 
 /** A fixed SQL text with $n parameters, run as a named prepared statement. */
 export interface PreparedStatement {

@@ -203,6 +203,7 @@ export interface Database {
   idempotency_keys: IdempotencyKeysTable;
 }
 
+export type ApiKey = Selectable<ApiKeysTable>;
 export type App = Selectable<AppsTable>;
 export type EventType = Selectable<EventTypesTable>;
 export type Subscriber = Selectable<SubscribersTable>;

@@ -213,6 +213,8 @@ describe('deliveries of a message', () => {
         endpoint_id: endpointId,
         subscription_id: subscriberId,
         status: 'succeeded',
+        reason: null,
+        error: null,
         attempts: 2,
         last_attempt_at: expect.any(String),
         created_at: expect.any(String),
