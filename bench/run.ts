@@ -29,8 +29,8 @@ import { newId } from '../lib/ids.ts';
 import { newEncryptionKey } from '../lib/secrets.ts';
 import { newSigningSecret, signatureHeaders } from '../lib/signing.ts';
 import { APP_ID, DELIVERY_STATUS, ENDPOINT_ID, EVENT_TYPE, SUBSCRIBER_ID } from '../lib/search-attributes.ts';
-import { freePort } from '../lib/service-process.ts';
-import { startDevServer, stopProcess } from '../lib/temporal-dev-server.ts';
+import { freePort } from '../cli/service-process.ts';
+import { startDevServer, stopProcess } from '../cli/temporal-dev-server.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const num = (name: string, fallback: number) => Number(process.env[name] ?? fallback);

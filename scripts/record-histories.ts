@@ -21,7 +21,7 @@ import { createAccount } from '../db/accounts.ts';
 import { createDb, migrateToLatest, type Db } from '../db/connection.ts';
 import { loadConfig } from '../lib/config.ts';
 import { newEncryptionKey, SecretBox } from '../lib/secrets.ts';
-import { startDevServer } from '../lib/temporal-dev-server.ts';
+import { startDevServer } from '../cli/temporal-dev-server.ts';
 import { historyToJson } from '../test/support/history-json.ts';
 import { freePort, waitFor } from '../test/support/ports.ts';
 import { startReceiver } from '../test/support/receiver.ts';

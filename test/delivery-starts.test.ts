@@ -8,7 +8,7 @@ import { DeliveryStarts } from '../api/delivery-starts.ts';
 import { reconcileStarts } from '../cli/reconciler.ts';
 import type { DeliveryToStart } from '../db/delivery-starts.ts';
 import { TemporalGateway } from '../lib/temporal.ts';
-import { startDevServer, type DevServer } from '../lib/temporal-dev-server.ts';
+import { startDevServer, type DevServer } from '../cli/temporal-dev-server.ts';
 import { deliveryWorkflowId } from '../workflows/delivery-start.ts';
 import { freePort } from './support/ports.ts';
 import { seed, startStack, type Stack, type Seeded } from './support/stack.ts';

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { mkdtempSync } from 'node:fs';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
-import { startDevServer, type DevServer } from '../lib/temporal-dev-server.ts';
+import { startDevServer, type DevServer } from '../cli/temporal-dev-server.ts';
 import { freePort, waitFor } from './support/ports.ts';
 import { startReceiver } from './support/receiver.ts';
 import { seed, startStack, type Stack } from './support/stack.ts';

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import { createDb, type Db } from '../../db/connection.ts';
-import { startDevServer, stopProcess, type DevServer } from '../../lib/temporal-dev-server.ts';
+import { startDevServer, stopProcess, type DevServer } from '../../cli/temporal-dev-server.ts';
 import { freePort, waitFor } from '../support/ports.ts';
 import { apiClient, createTestDatabase, seed, testEnv } from '../support/stack.ts';
 import { createAccountCli, OpenhooksProcess, printLogs, sleep, stopAll } from '../support/processes.ts';

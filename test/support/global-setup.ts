@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { bundleWorkflows } from '../../cli/worker.ts';
-import { startDevServer } from '../../lib/temporal-dev-server.ts';
+import { startDevServer } from '../../cli/temporal-dev-server.ts';
 import { freePort } from './ports.ts';
 
 declare module 'vitest' {

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { inject } from 'vitest';
-import { stopProcess } from '../../lib/temporal-dev-server.ts';
+import { stopProcess } from '../../cli/temporal-dev-server.ts';
 import { waitFor } from './ports.ts';
 
 // Real `node bin/openhooks.js …` processes for the tests that need them (test/process, test/faults).

@@ -4,7 +4,7 @@ import { chownSync, existsSync, lstatSync, mkdirSync, readFileSync, renameSync, 
 import path from 'node:path';
 import pg from 'pg';
 import { log } from '../lib/log.ts';
-import { freePort, logTail, spawnService, stopProcess } from '../lib/service-process.ts';
+import { freePort, logTail, spawnService, stopProcess } from './service-process.ts';
 
 export interface EmbeddedPostgres {
   /** Connection string with the password: for this process only, never printed. */
