@@ -2,8 +2,8 @@ import type { Db } from '../db/connection.ts';
 import { markStarted, type DeliveryToStart, type RequestedStart } from '../db/delivery-starts.ts';
 import type { Config } from '../lib/config.ts';
 import { log } from '../lib/log.ts';
-import { queuedStartMaxAgeMs, startDeliveryWorkflow } from '../lib/start-delivery-workflow.ts';
 import type { TemporalGateway } from '../lib/temporal.ts';
+import { queuedStartMaxAgeMs, startDeliveryWorkflow } from '../workflows/delivery-start.ts';
 
 const START_CONCURRENCY = 16;
 /** Deliveries waiting for a background start; past this the reconciler starts them instead. */

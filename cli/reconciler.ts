@@ -3,9 +3,8 @@ import type { Db } from '../db/connection.ts';
 import { claimOverdueStarts, markStarted, type ClaimedStart } from '../db/delivery-starts.ts';
 import type { Config } from '../lib/config.ts';
 import { log } from '../lib/log.ts';
-import { isTemporalUnreachable, overdueStartMs, startDeliveryWorkflow, type StartOutcome } from '../lib/start-delivery-workflow.ts';
-import type { TemporalGateway } from '../lib/temporal.ts';
-import { deliveryWorkflowId, startRequestOf, startsNewRun } from '../workflows/delivery-start.ts';
+import { isTemporalUnreachable, type StartOutcome, type TemporalGateway } from '../lib/temporal.ts';
+import { deliveryWorkflowId, overdueStartMs, startDeliveryWorkflow, startRequestOf, startsNewRun } from '../workflows/delivery-start.ts';
 
 /** Starts leased per round: one round's calls end well within the lease (see overdueStartMs). */
 const CLAIM_BATCH = 16;

@@ -7,7 +7,7 @@ import { claimOverdueStarts, deliveriesToStart, requestResend } from '../db/deli
 import { acceptMessage } from '../db/messages.ts';
 import { loadConfig } from '../lib/config.ts';
 import { DELIVERY_STATUS } from '../lib/search-attributes.ts';
-import { startDeliveryWorkflow } from '../lib/start-delivery-workflow.ts';
+import { startDeliveryWorkflow } from '../workflows/delivery-start.ts';
 import { TemporalGateway } from '../lib/temporal.ts';
 import { deliveryWorkflowId } from '../workflows/delivery-start.ts';
 import { waitFor } from './support/ports.ts';

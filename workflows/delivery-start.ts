@@ -1,14 +1,24 @@
-// How a delivery workflow is started: its id, input, search attributes and id policies. Pure, and
-// beside the workflow it starts; not part of the bundle (workflows/index.ts does not export it).
+// How a delivery workflow is started: its id, input, search attributes, id policies and timing.
+// Beside the workflow it starts; not part of the bundle (workflows/index.ts does not export it).
 import type { WorkflowStartOptions } from '@temporalio/client';
 import type { WorkflowIdConflictPolicy, WorkflowIdReusePolicy } from '@temporalio/common';
 import type { AttemptTrigger } from '../db/database.ts';
 import type { DeliveryToStart } from '../db/delivery-starts.ts';
 import type { Config } from '../lib/config.ts';
 import { APP_ID, DELIVERY_STATUS, ENDPOINT_ID, EVENT_TYPE, SUBSCRIBER_ID } from '../lib/search-attributes.ts';
+import { START_BOUND_MS, type StartOutcome, type TemporalGateway } from '../lib/temporal.ts';
 import type { DeliveryInput, deliveryWorkflow } from './delivery.ts';
 
 export type DeliveryStartSettings = Pick<Config, 'retry' | 'deliveryTimeoutMs' | 'temporal'>;
+
+/** How long the API's queue may hold a start before it leaves it to the reconciler. */
+export const queuedStartMaxAgeMs = (config: Pick<Config, 'reconcileIntervalMs'>): number => config.reconcileIntervalMs;
+
+/**
+ * When the reconciler takes over an unconfirmed start: once its request is older than the queue
+ * may hold it plus the longest start already under way, and 5 s to spare, so the two never race.
+ */
+export const overdueStartMs = (config: Pick<Config, 'reconcileIntervalMs'>): number => queuedStartMaxAgeMs(config) + START_BOUND_MS + 5_000;
 
 export function deliveryWorkflowId(deliveryId: string): string {
   return `delivery:${deliveryId}`;
@@ -75,4 +85,14 @@ export function deliveryStartOptions(
       { key: DELIVERY_STATUS, value: 'pending' },
     ],
   };
+}
+
+/** Starts one delivery's workflow under its trigger's id policies; never throws. */
+export function startDeliveryWorkflow(
+  temporal: TemporalGateway,
+  settings: DeliveryStartSettings,
+  delivery: DeliveryToStart,
+  request: { trigger: AttemptTrigger; requestedAt?: string },
+): Promise<StartOutcome> {
+  return temporal.startWorkflow<typeof deliveryWorkflow>('deliveryWorkflow', deliveryStartOptions(delivery, request, settings));
 }

@@ -1,7 +1,8 @@
 import { ServiceError, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { loadConfig } from '../../lib/config.ts';
-import { isTemporalUnreachable, startDeliveryWorkflow } from '../../lib/start-delivery-workflow.ts';
+import { isTemporalUnreachable } from '../../lib/temporal.ts';
+import { startDeliveryWorkflow } from '../../workflows/delivery-start.ts';
 import { TemporalGateway } from '../../lib/temporal.ts';
 import { freePort } from '../support/ports.ts';
 
