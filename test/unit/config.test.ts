@@ -9,6 +9,8 @@ describe('loadConfig', () => {
     expect(config.allowPrivateNetwork).toBe(false);
     expect(config.temporal.namespace).toBe('default');
     expect(config.temporal.taskQueue).toBe('openhooks');
+    // npm start's embedded services: the usual Temporal ports, any free port for Postgres.
+    expect(config.embedded).toEqual({ temporalPort: 7233, temporalUiPort: 8233, postgresPort: 0 });
   });
 
   it('treats blank values as unset', () => {
@@ -25,7 +27,11 @@ describe('loadConfig', () => {
       ALLOW_PRIVATE_NETWORK: 'yes',
       TEMPORAL_NAMESPACE: 'prod',
       TEMPORAL_TASK_QUEUE: 'hooks',
+      TEMPORAL_DEV_PORT: '17233',
+      TEMPORAL_UI_PORT: '18233',
+      EMBEDDED_POSTGRES_PORT: '15432',
     });
+    expect(config.embedded).toEqual({ temporalPort: 17233, temporalUiPort: 18233, postgresPort: 15432 });
     expect(config.retry).toEqual({ initialIntervalMs: 30_000, backoffCoefficient: 2.5, maximumAttempts: 8 });
     expect(config.deliveryTimeoutMs).toBe(2000);
     expect(config.allowPrivateNetwork).toBe(true);
@@ -43,6 +49,8 @@ describe('loadConfig', () => {
       DATABASE_URL: 'mysql://localhost/db',
       TEMPORAL_ADDRESS: 'no port',
       LOG_LEVEL: 'loud',
+      TEMPORAL_DEV_PORT: '0',
+      EMBEDDED_POSTGRES_PORT: '70000',
     };
     let error: unknown;
     try {
@@ -55,7 +63,7 @@ describe('loadConfig', () => {
     const names = Object.keys(bad);
     expect(problems).toHaveLength(names.length);
     for (const name of names) {
-      expect(problems.filter((p) => p.includes(name)), name).toHaveLength(1);
+      expect(problems.filter((p) => new RegExp(`\\b${name}\\b`).test(p)), name).toHaveLength(1);
     }
     expect((error as ConfigError).message).toContain('RETRY_MAXIMUM_ATTEMPTS');
   });
