@@ -4,7 +4,7 @@ import { reencryptSecrets } from '../db/secrets.ts';
 import { migrateToLatest } from '../db/connection.ts';
 import { ConfigError, loadConfig } from '../lib/config.ts';
 import { log, setLogLevel } from '../lib/log.ts';
-import { onShutdown, openDb, secretBox, withTemporalAddress } from './runtime.ts';
+import { onShutdown, openDb, secretBox, withTemporalAddress, type ProcessDeps } from './runtime.ts';
 import { startServer } from './server.ts';
 import { startAllInOne } from './start.ts';
 import { startWorker } from './worker.ts';
@@ -27,29 +27,24 @@ async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
   const config = loadConfig();
   setLogLevel(config.logLevel);
-  const defaultTemporal = () => withTemporalAddress(config, config.temporal.address ?? '127.0.0.1:7233');
+  /** Starts one long-running process; on SIGINT/SIGTERM stops it, then its pool. Resolves when it ends by itself. */
+  const runProcess = async (start: (deps: ProcessDeps) => Promise<{ stop(): Promise<void>; done?: Promise<void> }>) => {
+    const db = openDb(config);
+    const running = await start({ config: withTemporalAddress(config, config.temporal.address ?? '127.0.0.1:7233'), db, secrets: secretBox(config) });
+    onShutdown(async () => {
+      await running.stop();
+      await db.destroy();
+    });
+    return running.done;
+  };
 
   switch (command) {
     case 'start':
       return startAllInOne(config);
-    case 'server': {
-      const db = openDb(config);
-      const server = await startServer({ config: defaultTemporal(), db, secrets: secretBox(config) });
-      onShutdown(async () => {
-        await server.stop();
-        await db.destroy();
-      });
-      return;
-    }
-    case 'worker': {
-      const db = openDb(config);
-      const worker = await startWorker({ config: defaultTemporal(), db, secrets: secretBox(config) });
-      onShutdown(async () => {
-        await worker.stop();
-        await db.destroy();
-      });
-      return worker.done;
-    }
+    case 'server':
+      return runProcess(startServer);
+    case 'worker':
+      return runProcess(startWorker);
     case 'migrate': {
       const db = openDb(config);
       try {

@@ -53,6 +53,13 @@ export async function stopInOrder(steps: StopStep[]): Promise<void> {
   }
 }
 
+/** What every long-running process (server, worker) is started with. */
+export interface ProcessDeps {
+  config: Config & { temporal: { address: string } };
+  db: Db;
+  secrets: SecretBox;
+}
+
 export function openDb(config: Config): Db {
   const url = requireSetting(config.databaseUrl, 'DATABASE_URL', 'set it to your Postgres, such as postgres://user:pass@host:5432/openhooks');
   return createDb(url, config.databasePoolSize);

@@ -3,12 +3,10 @@ import swaggerUi from 'swagger-ui-express';
 import type { Server } from 'node:http';
 import { DeliveryStarts } from '../api/delivery-starts.ts';
 import { createApi } from '../api/index.ts';
-import type { Db } from '../db/connection.ts';
-import type { Config } from '../lib/config.ts';
 import { log } from '../lib/log.ts';
-import type { SecretBox } from '../lib/secrets.ts';
 import { TemporalGateway } from '../lib/temporal.ts';
 import { mountPortal, portalBuildExists } from '../portal/mount.ts';
+import type { ProcessDeps } from './runtime.ts';
 
 const STOP_GRACE_MS = 10_000;
 /** How long stopping waits for queued workflow starts; the reconciler starts what is left. */
@@ -21,12 +19,7 @@ export interface RunningServer {
 }
 
 /** The API (and the portal, when it is built) in one Express process. */
-export async function startServer(opts: {
-  config: Config & { temporal: { address: string } };
-  db: Db;
-  secrets: SecretBox;
-  portal?: boolean;
-}): Promise<RunningServer> {
+export async function startServer(opts: ProcessDeps & { portal?: boolean }): Promise<RunningServer> {
   const { config, db, secrets } = opts;
   const temporal = new TemporalGateway(config.temporal);
   const starts = new DeliveryStarts(db, temporal, config);

@@ -3,13 +3,12 @@ import { fileURLToPath } from 'node:url';
 import { createActivities } from '../activities/index.ts';
 import { createHttpSender } from '../activities/http.ts';
 import { createMailer } from '../activities/mailer.ts';
-import type { Db } from '../db/connection.ts';
 import { purgeExpiredIdempotencyKeys } from '../db/idempotency-keys.ts';
 import type { Config } from '../lib/config.ts';
 import { log } from '../lib/log.ts';
-import type { SecretBox } from '../lib/secrets.ts';
 import { connectionOptions, TemporalGateway } from '../lib/temporal.ts';
 import { reconcileStarts } from './reconciler.ts';
+import type { ProcessDeps } from './runtime.ts';
 
 /** How long a stopping worker waits past its grace time before it stops regardless. */
 const SHUTDOWN_FORCE_AFTER_GRACE_MS = 10_000;
@@ -48,12 +47,7 @@ export interface RunningWorker {
   done: Promise<void>;
 }
 
-export async function startWorker(opts: {
-  config: Config & { temporal: { address: string } };
-  db: Db;
-  secrets: SecretBox;
-  workflowBundle?: WorkflowBundleOption;
-}): Promise<RunningWorker> {
+export async function startWorker(opts: ProcessDeps & { workflowBundle?: WorkflowBundleOption }): Promise<RunningWorker> {
   const { config, db } = opts;
   installRuntime(config.logLevel);
   const connection = await NativeConnection.connect(connectionOptions(config.temporal));
