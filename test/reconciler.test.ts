@@ -190,6 +190,8 @@ it('never makes a second run of a finished delivery on an automatic start: Postg
   }, 30_000);
   const { config, temporal } = settings(false);
   const handle = (await temporal.client()).workflow.getHandle(deliveryWorkflowId(delivery.id));
+  // The row says succeeded as soon as the attempt is recorded; the run closes a moment later.
+  expect(await handle.result()).toBe('succeeded');
   const finished = await handle.describe();
   expect(finished.status.name).toBe('COMPLETED');
 
