@@ -3,6 +3,7 @@ import swaggerUi from 'swagger-ui-express';
 import type { Server } from 'node:http';
 import { DeliveryStarts } from '../api/delivery-starts.ts';
 import { createApi } from '../api/index.ts';
+import { createMailer } from '../activities/mailer.ts';
 import { log } from '../lib/log.ts';
 import { TemporalGateway } from '../lib/temporal.ts';
 import { mountPortal, portalBuildExists } from '../portal/mount.ts';
@@ -23,6 +24,8 @@ export async function startServer(opts: ProcessDeps & { portal?: boolean }): Pro
   const { config, db, secrets } = opts;
   const temporal = new TemporalGateway(config.temporal);
   const starts = new DeliveryStarts(db, temporal, config);
+  // The portal mails invites and password resets itself, the same way the worker mails notifications.
+  const mailer = createMailer({ smtpUrl: config.smtpUrl, from: config.mailFrom, dataDir: config.dataDir });
   const app = express();
   app.disable('x-powered-by');
   app.locals.publicUrl = config.publicUrl;
@@ -32,7 +35,7 @@ export async function startServer(opts: ProcessDeps & { portal?: boolean }): Pro
   // Reference docs rendered by Swagger UI (assets served locally) from the generated document.
   app.use('/docs', swaggerUi.serve, swaggerUi.setup(undefined, { swaggerOptions: { url: '/api/v1/openapi.json' }, customSiteTitle: 'openhooks API' }));
   if (opts.portal ?? true) {
-    if (portalBuildExists()) await mountPortal(app);
+    if (portalBuildExists()) await mountPortal(app, { db, secrets, config, mailer, starts });
     else log.warn('the portal is not built (npm run build); serving the API only');
   }
 
@@ -63,6 +66,7 @@ export async function startServer(opts: ProcessDeps & { portal?: boolean }): Pro
       });
       await starts.stop(STARTS_GRACE_MS);
       await temporal.close();
+      mailer.close();
     },
   };
 }

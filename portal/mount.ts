@@ -4,6 +4,7 @@ import { createRequestHandler } from '@remix-run/express';
 import type { ServerBuild } from '@remix-run/node';
 import express from 'express';
 import type { Express } from 'express';
+import type { PortalContext } from './context.ts';
 
 const clientDir = fileURLToPath(new URL('./build/client/', import.meta.url));
 const assetsDir = fileURLToPath(new URL('./build/client/assets/', import.meta.url));
@@ -14,7 +15,7 @@ export function portalBuildExists(): boolean {
 }
 
 /** Mount after every other route: the portal answers any request not handled before it. */
-export async function mountPortal(app: Express): Promise<void> {
+export async function mountPortal(app: Express, context: PortalContext): Promise<void> {
   if (!portalBuildExists()) {
     throw new Error('The portal is not built: run `npm run build` first.');
   }
@@ -23,5 +24,5 @@ export async function mountPortal(app: Express): Promise<void> {
   // File names under assets/ carry a content hash, so they can be cached forever.
   app.use('/assets', express.static(assetsDir, { immutable: true, maxAge: '1y' }));
   app.use(express.static(clientDir, { maxAge: '1h' }));
-  app.all('*', createRequestHandler({ build }));
+  app.all('*', createRequestHandler({ build, getLoadContext: () => context }));
 }
