@@ -41,15 +41,17 @@ export interface AttemptFilter {
   endpointId?: string;
   messageId?: string;
   eventType?: string;
+  /** A message id, or the provider's event id of a message. */
+  search?: string;
   /** At or after. */
   since?: Date;
   /** Before. */
   until?: Date;
 }
 
-/** The app's attempts, newest first. */
-export function listAttempts(db: Db, appId: string, filter: AttemptFilter, slice: PageSlice): Promise<PageOf<Attempt>> {
-  let query = db.selectFrom('attempts').where('app_id', '=', appId);
+/** The app's attempts that pass the filter, unordered. */
+function filteredAttempts(db: Db, appId: string, filter: AttemptFilter) {
+  let query = db.selectFrom('attempts').where('attempts.app_id', '=', appId);
   if (filter.succeeded !== undefined) query = query.where('succeeded', '=', filter.succeeded);
   if (filter.subscriberId) query = query.where('subscriber_id', '=', filter.subscriberId);
   if (filter.endpointId) query = query.where('endpoint_id', '=', filter.endpointId);
@@ -57,7 +59,43 @@ export function listAttempts(db: Db, appId: string, filter: AttemptFilter, slice
   if (filter.eventType) query = query.where('event_type', '=', filter.eventType);
   if (filter.since) query = query.where('created_at', '>=', filter.since);
   if (filter.until) query = query.where('created_at', '<', filter.until);
-  return fetchPage(newestFirst(query.selectAll()), slice);
+  const search = filter.search;
+  if (search) {
+    // One IN over the app's messages, so both lookups use their indexes (an OR would scan attempts).
+    query = query.where('message_id', 'in', (eb) =>
+      eb.selectFrom('messages').select('messages.id').where('messages.app_id', '=', appId).where((m) => m.or([m('messages.id', '=', search), m('messages.event_id', '=', search)])),
+    );
+  }
+  return query;
+}
+
+/** The app's attempts, newest first. */
+export function listAttempts(db: Db, appId: string, filter: AttemptFilter, slice: PageSlice): Promise<PageOf<Attempt>> {
+  return fetchPage(newestFirst(filteredAttempts(db, appId, filter).selectAll()), slice);
+}
+
+/** Where a page of the attempt log ends: the next page starts after it. `createdAt` is Postgres's own text, exact to the microsecond (a JS Date would round). */
+export interface AttemptCursor {
+  createdAt: string;
+  id: string;
+}
+
+/**
+ * One page of the app's attempt log, newest first, after `cursor` (keyset pagination: a page stays
+ * the same while new attempts arrive, and a deep page costs what the first does). `next` is set
+ * when more rows follow.
+ */
+export async function attemptLogPage(db: Db, appId: string, filter: AttemptFilter, page: { cursor?: AttemptCursor; limit: number }): Promise<{ rows: Attempt[]; next?: AttemptCursor }> {
+  let query = filteredAttempts(db, appId, filter);
+  const cursor = page.cursor;
+  if (cursor) query = query.where(sql<boolean>`(attempts.created_at, attempts.id) < (${cursor.createdAt}::timestamptz, ${cursor.id})`);
+  const rows = await newestFirst(query.selectAll().select(sql<string>`attempts.created_at::text`.as('cursor_at')))
+    .limit(page.limit + 1)
+    .execute();
+  const more = rows.length > page.limit;
+  if (more) rows.pop();
+  const last = rows.at(-1);
+  return { rows, ...(more && last ? { next: { createdAt: last.cursor_at, id: last.id } } : {}) };
 }
 
 export function findAttempt(db: Db, appId: string, attemptId: string): Promise<Attempt | undefined> {
@@ -75,4 +113,15 @@ export async function endpointErrorRates(db: Db, endpointIds: readonly string[])
     .groupBy('endpoint_id')
     .execute();
   return new Map(rows.map((r) => [r.endpoint_id, Math.round((Number(r.failed) / r.total) * 1000) / 10]));
+}
+
+/** The app's attempts at or after `since`: how many, and how many succeeded. */
+export async function countAttemptsSince(db: Db, appId: string, since: Date): Promise<{ total: number; succeeded: number }> {
+  const row = await db
+    .selectFrom('attempts')
+    .select((eb) => [eb.fn.countAll<number>().as('total'), sql<number>`count(*) filter (where succeeded)`.as('succeeded')])
+    .where('app_id', '=', appId)
+    .where('created_at', '>=', since)
+    .executeTakeFirstOrThrow();
+  return { total: Number(row.total), succeeded: Number(row.succeeded) };
 }
