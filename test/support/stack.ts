@@ -10,6 +10,8 @@ import { createAccount } from '../../db/accounts.ts';
 import { createDb, migrateToLatest, type Db } from '../../db/connection.ts';
 import { loadConfig } from '../../lib/config.ts';
 import { newEncryptionKey, SecretBox } from '../../lib/secrets.ts';
+import { portalBuildExists } from '../../portal/mount.ts';
+import { freePort } from './ports.ts';
 import { startSmtp } from './smtp.ts';
 
 const ADMIN_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -96,11 +98,24 @@ export interface Stack {
   close(): Promise<void>;
 }
 
+/** What a stack serves besides the API. */
+export interface StackOptions {
+  /** The portal from portal/build (built by the global setup), on a port known before start so PUBLIC_URL and emailed links point at it. */
+  portal?: boolean;
+}
+
 /** The real worker and API server in this process, against a database and SMTP server of their own. */
-export async function startStack(overrides: Record<string, string> = {}): Promise<Stack> {
+export async function startStack(overrides: Record<string, string> = {}, options: StackOptions = {}): Promise<Stack> {
+  const portal = options.portal ?? false;
+  if (portal) {
+    const buildError = inject('portalBuildError');
+    if (buildError) throw new Error(buildError);
+    if (!portalBuildExists()) throw new Error('the portal is not built: run `npm run build`');
+  }
+  const portalUrl = portal ? await freePort().then((port) => ({ PORT: String(port), PUBLIC_URL: `http://127.0.0.1:${port}` })) : {};
   const database = await createTestDatabase();
   const smtp = await startSmtp();
-  const env = testEnv({ DATABASE_URL: database.url, SMTP_URL: smtp.url, ...overrides });
+  const env = testEnv({ DATABASE_URL: database.url, SMTP_URL: smtp.url, ...portalUrl, ...overrides });
   const config = withTemporalAddress(loadConfig(env), env.TEMPORAL_ADDRESS!);
   const db = createDb(database.url, 5);
   await migrateToLatest(db);
@@ -109,7 +124,7 @@ export async function startStack(overrides: Record<string, string> = {}): Promis
   const secrets = new SecretBox(config.encryptionKey!);
   const workflowBundle = { codePath: inject('workflowBundlePath') };
   let worker: Awaited<ReturnType<typeof startWorker>> | undefined = await startWorker({ config, db, secrets, workflowBundle });
-  const server = await startServer({ config, db, secrets, portal: false });
+  const server = await startServer({ config, db, secrets, portal });
   return {
     db,
     api: apiClient(server.url, account.apiKey),

@@ -1,0 +1,97 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
+
+// Debian's chromium, driven by playwright-core: no browser download, the same binary in CI and here.
+const CHROMIUM = '/usr/bin/chromium';
+const SCREENSHOTS = fileURLToPath(new URL('../../test-artifacts/screenshots/', import.meta.url));
+/** The widths every portal page must work at: a desktop and a small phone. */
+export const WIDTHS = [1280, 360] as const;
+const HEIGHT = 800;
+// Below vitest's 60 s test timeout, so a missing element fails with Playwright's message, not a bare timeout.
+const ACTION_TIMEOUT_MS = 15_000;
+
+export interface BrowserSession {
+  /** This test's page, in a context (cookies, storage) of its own. */
+  readonly page: Page;
+  readonly context: BrowserContext;
+  /** Uncaught errors thrown by the page's scripts during this test (a failed hydration shows up here). */
+  readonly pageErrors: string[];
+}
+
+/**
+ * Launches Chromium once for the test file and gives each test a fresh context and page; everything
+ * is closed after the test or the file. `baseUrl` is read per test, once the file's stack is up.
+ */
+export function useBrowser(options: { baseUrl?: () => string } = {}): BrowserSession {
+  let browser: Browser | undefined;
+  let current: { page: Page; context: BrowserContext; pageErrors: string[] } | undefined;
+  const session = (): NonNullable<typeof current> => {
+    if (!current) throw new Error('the browser session exists only inside a test');
+    return current;
+  };
+
+  beforeAll(async () => {
+    if (!existsSync(CHROMIUM)) {
+      throw new Error(`The browser tests need Debian's chromium at ${CHROMIUM}: run \`apt-get install -y chromium\` (.ci/run installs it when missing).`);
+    }
+    // Chromium's sandbox cannot start as root (containers, CI); an unprivileged user keeps it.
+    const args = process.getuid?.() === 0 ? ['--no-sandbox'] : [];
+    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args });
+  });
+
+  beforeEach(async () => {
+    if (!browser) throw new Error('Chromium did not start');
+    const context = await browser.newContext({ viewport: { width: WIDTHS[0], height: HEIGHT }, baseURL: options.baseUrl?.() });
+    context.setDefaultTimeout(ACTION_TIMEOUT_MS);
+    const page = await context.newPage();
+    const pageErrors: string[] = [];
+    page.on('pageerror', (error) => pageErrors.push(error.message));
+    current = { page, context, pageErrors };
+  });
+
+  afterEach(async () => {
+    await current?.context.close();
+    current = undefined;
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+  });
+
+  return {
+    get page() {
+      return session().page;
+    },
+    get context() {
+      return session().context;
+    },
+    get pageErrors() {
+      return session().pageErrors;
+    },
+  };
+}
+
+/** A full-page screenshot at test-artifacts/screenshots/<name>.png (gitignored); returns its path. */
+export async function screenshot(page: Page, name: string): Promise<string> {
+  const file = path.join(SCREENSHOTS, `${name}.png`);
+  await page.screenshot({ path: file, fullPage: true });
+  return file;
+}
+
+/**
+ * The page at each of WIDTHS: a screenshot `<name>-<width>` and how many pixels it overflows
+ * sideways (0 when nothing needs horizontal scrolling). Leaves the page at the desktop width.
+ */
+export async function screenshotAtWidths(page: Page, name: string): Promise<Record<number, number>> {
+  const overflow: Record<number, number> = {};
+  for (const width of WIDTHS) {
+    await page.setViewportSize({ width, height: HEIGHT });
+    await screenshot(page, `${name}-${width}`);
+    overflow[width] = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+  }
+  await page.setViewportSize({ width: WIDTHS[0], height: HEIGHT });
+  return overflow;
+}
