@@ -74,9 +74,9 @@ export function listAttempts(db: Db, appId: string, filter: AttemptFilter, slice
   return fetchPage(newestFirst(filteredAttempts(db, appId, filter).selectAll()), slice);
 }
 
-/** Where a page of the attempt log ends: the next page starts after it. `createdAt` is Postgres's own text, exact to the microsecond (a JS Date would round). */
+/** Where a page of the attempt log ends: the next page starts after it. The time is microseconds since the epoch, as text: exact (a JS Date would round to milliseconds). */
 export interface AttemptCursor {
-  createdAt: string;
+  createdAtMicros: string;
   id: string;
 }
 
@@ -88,14 +88,14 @@ export interface AttemptCursor {
 export async function attemptLogPage(db: Db, appId: string, filter: AttemptFilter, page: { cursor?: AttemptCursor; limit: number }): Promise<{ rows: Attempt[]; next?: AttemptCursor }> {
   let query = filteredAttempts(db, appId, filter);
   const cursor = page.cursor;
-  if (cursor) query = query.where(sql<boolean>`(attempts.created_at, attempts.id) < (${cursor.createdAt}::timestamptz, ${cursor.id})`);
-  const rows = await newestFirst(query.selectAll().select(sql<string>`attempts.created_at::text`.as('cursor_at')))
+  if (cursor) query = query.where(sql<boolean>`(attempts.created_at, attempts.id) < (timestamptz 'epoch' + ${cursor.createdAtMicros}::bigint * interval '1 microsecond', ${cursor.id})`);
+  const rows = await newestFirst(query.selectAll().select(sql<string>`(extract(epoch from attempts.created_at) * 1000000)::bigint::text`.as('cursor_at')))
     .limit(page.limit + 1)
     .execute();
   const more = rows.length > page.limit;
   if (more) rows.pop();
   const last = rows.at(-1);
-  return { rows, ...(more && last ? { next: { createdAt: last.cursor_at, id: last.id } } : {}) };
+  return { rows, ...(more && last ? { next: { createdAtMicros: last.cursor_at, id: last.id } } : {}) };
 }
 
 export function findAttempt(db: Db, appId: string, attemptId: string): Promise<Attempt | undefined> {

@@ -1,0 +1,173 @@
+import type { LoaderFunctionArgs, MetaFunction } from '@remix-run/node';
+import { Form, Link, useLoaderData } from '@remix-run/react';
+import { attemptLogPage } from '../../../db/attempts.ts';
+import { listEndpoints } from '../../../db/endpoints.ts';
+import { eventTypesOf } from '../../../db/event-types.ts';
+import { listSubscribers } from '../../../db/subscribers.ts';
+import { AppErrorBoundary } from '../app-error-boundary';
+import { requireAccountApp } from '../apps.server';
+import { requireUser } from '../auth.server';
+import { nextPageSearch, parseLogQuery } from '../log-query';
+
+/** Attempts per page. */
+const PAGE = 50;
+/** The filter lists show this many subscribers and endpoints at most; beyond, the search field finds a message. */
+const CHOICES = 500;
+
+export const meta: MetaFunction<typeof loader> = ({ data }) => [{ title: `Logs · ${data?.app.name ?? 'App'} · openhooks portal` }];
+
+export async function loader({ request, context, params }: LoaderFunctionArgs) {
+  const user = await requireUser(request, context);
+  const app = await requireAccountApp(context.db, user.accountId, params.app_id);
+  const query = parseLogQuery(new URL(request.url).searchParams);
+  const [page, subscribers, endpoints, eventTypes] = await Promise.all([
+    attemptLogPage(context.db, app.id, query.filter, { limit: PAGE, ...(query.cursor ? { cursor: query.cursor } : {}) }),
+    listSubscribers(context.db, app.id, { limit: CHOICES, offset: 0 }),
+    listEndpoints(context.db, { appId: app.id }, { limit: CHOICES, offset: 0 }),
+    eventTypesOf(context.db, app.id),
+  ]);
+  const subscriberNames = new Map(subscribers.rows.map((s) => [s.id, s.name]));
+  return {
+    app: { id: app.id, name: app.name },
+    values: query.values,
+    errors: query.errors,
+    paged: query.cursor !== undefined,
+    next: page.next ? nextPageSearch(query.values, page.next) : undefined,
+    attempts: page.rows.map((a) => ({
+      id: a.id,
+      at: a.created_at.toISOString(),
+      succeeded: a.succeeded,
+      statusCode: a.status_code,
+      error: a.error,
+      eventType: a.event_type,
+      messageId: a.message_id,
+      subscriber: subscriberNames.get(a.subscriber_id) ?? a.subscriber_id,
+      url: a.url,
+      number: a.number,
+      trigger: a.trigger,
+      durationMs: a.duration_ms,
+    })),
+    subscribers: subscribers.rows.map((s) => ({ id: s.id, name: s.name })),
+    endpoints: endpoints.rows.map((e) => ({ id: e.id, url: e.url })),
+    eventTypes: eventTypes.map((t) => t.name),
+  };
+}
+
+export default function Logs() {
+  const { app, values, errors, paged, next, attempts, subscribers, endpoints, eventTypes } = useLoaderData<typeof loader>();
+  return (
+    <>
+      <p>
+        <Link to={`/apps/${app.id}`}>{app.name}</Link>
+      </p>
+      <h1>Logs</h1>
+      <p>Every delivery attempt of this app, newest first. The filters live in the address, so you can share the link.</p>
+      <Form method="get" className="filters" aria-label="Filter attempts">
+        <Choice label="Status" name="status" value={values.status} error={errors.status} options={[['success', 'Succeeded'], ['failed', 'Failed']]} />
+        <Choice label="Subscriber" name="subscriber" value={values.subscriber} options={subscribers.map((s) => [s.id, s.name])} />
+        <Choice label="Endpoint" name="endpoint" value={values.endpoint} options={endpoints.map((e) => [e.id, e.url])} />
+        <Choice label="Event type" name="event_type" value={values.event_type} options={eventTypes.map((t) => [t, t])} />
+        <DateInput label="From (UTC)" name="since" value={values.since} error={errors.since} />
+        <DateInput label="To (UTC, inclusive)" name="until" value={values.until} error={errors.until} />
+        <div className="field">
+          <label htmlFor="log-q">Message or event id</label>
+          <input id="log-q" name="q" type="search" defaultValue={values.q} placeholder="msg_… or your event id" />
+        </div>
+        <div className="actions">
+          <button type="submit">Filter</button> <Link to=".">Clear</Link>
+        </div>
+      </Form>
+      {errors.after ? <p role="alert">{errors.after}</p> : null}
+      {attempts.length === 0 ? (
+        <p>{paged ? 'No older attempts match.' : 'No attempts match. Send a message to one of this app’s endpoints, or loosen the filters.'}</p>
+      ) : (
+        <div className="table-scroll">
+          <table>
+            <caption>{paged ? 'Older attempts' : 'Newest attempts'}</caption>
+            <thead>
+              <tr>
+                <th scope="col">Time (UTC)</th>
+                <th scope="col">Result</th>
+                <th scope="col">Event type</th>
+                <th scope="col">Message</th>
+                <th scope="col">Subscriber</th>
+                <th scope="col">URL</th>
+                <th scope="col">Attempt</th>
+                <th scope="col">Duration</th>
+              </tr>
+            </thead>
+            <tbody>
+              {attempts.map((a) => (
+                <tr key={a.id}>
+                  <td>
+                    <time dateTime={a.at}>{a.at.replace('T', ' ').slice(0, 19)}</time>
+                  </td>
+                  <td>
+                    {/* Words as well as colour: the result must read without it. */}
+                    <span className={a.succeeded ? 'result-ok' : 'result-failed'}>{a.succeeded ? 'Succeeded' : 'Failed'}</span> {a.statusCode ?? ''}
+                    {!a.succeeded && a.error ? <div className="muted">{a.error}</div> : null}
+                  </td>
+                  <td>{a.eventType}</td>
+                  <td>
+                    <Link to={`/apps/${app.id}/messages/${a.messageId}`}>{a.messageId}</Link>
+                  </td>
+                  <td>{a.subscriber}</td>
+                  <td className="url">{a.url}</td>
+                  <td>
+                    #{a.number} {a.trigger === 'automatic' ? '' : `(${a.trigger === 'manual' ? 'resend' : a.trigger})`}
+                  </td>
+                  <td>{a.durationMs} ms</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+      <nav aria-label="Pages" className="pager">
+        {paged ? <Link to={`?${new URLSearchParams(Object.entries(values).filter(([, v]) => v !== '')).toString()}`}>Newest attempts</Link> : null}{' '}
+        {next ? <Link to={next}>Older attempts</Link> : null}
+      </nav>
+    </>
+  );
+}
+
+function Choice({ label, name, value, options, error }: { label: string; name: string; value: string; options: [string, string][]; error?: string }) {
+  const id = `log-${name}`;
+  return (
+    <div className="field">
+      <label htmlFor={id}>{label}</label>
+      <select id={id} name={name} defaultValue={value} aria-invalid={error ? true : undefined} aria-describedby={error ? `${id}-error` : undefined}>
+        <option value="">Any</option>
+        {options.map(([optionValue, text]) => (
+          <option key={optionValue} value={optionValue}>
+            {text}
+          </option>
+        ))}
+      </select>
+      {error ? (
+        <p id={`${id}-error`} className="field-error">
+          {error}
+        </p>
+      ) : null}
+    </div>
+  );
+}
+
+function DateInput({ label, name, value, error }: { label: string; name: string; value: string; error?: string }) {
+  const id = `log-${name}`;
+  return (
+    <div className="field">
+      <label htmlFor={id}>{label}</label>
+      <input id={id} name={name} type="date" defaultValue={value} aria-invalid={error ? true : undefined} aria-describedby={error ? `${id}-error` : undefined} />
+      {error ? (
+        <p id={`${id}-error`} className="field-error">
+          {error}
+        </p>
+      ) : null}
+    </div>
+  );
+}
+
+export function ErrorBoundary() {
+  return <AppErrorBoundary page="logs" />;
+}
