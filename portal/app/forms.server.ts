@@ -12,6 +12,12 @@ export function formRaw(form: FormData, name: string): string {
   return typeof value === 'string' ? value : '';
 }
 
+/** A one-line name a person must give: `missing` says what to enter when it is empty. */
+export function requiredTextError(value: string, missing: string, max = 200): string | undefined {
+  if (!value) return missing;
+  return value.length > max ? `Use at most ${max} characters.` : undefined;
+}
+
 const email = z.email().max(254);
 
 export function emailError(value: string): string | undefined {

@@ -8,7 +8,7 @@ import { ErrorPage } from '../components/error-page';
 import { Field } from '../components/field';
 import { csrfToken, requireCsrf } from '../csrf.server';
 import { MIN_PASSWORD_LENGTH } from '../password-rules';
-import { collectErrors, emailError, formRaw, formText, invalidForm, newPasswordError } from '../forms.server';
+import { collectErrors, emailError, formRaw, formText, invalidForm, newPasswordError, requiredTextError } from '../forms.server';
 import { signedInSessionCookie } from '../session.server';
 
 export const meta: MetaFunction = () => [{ title: 'Sign up · openhooks portal' }];
@@ -27,8 +27,8 @@ export async function action({ request, context }: ActionFunctionArgs) {
   const values = { account_name: formText(form, 'account_name'), name: formText(form, 'name'), email: formText(form, 'email').toLowerCase() };
   const password = formRaw(form, 'password');
   const errors = collectErrors({
-    account_name: values.account_name ? (values.account_name.length > 200 ? 'Use at most 200 characters.' : undefined) : 'Enter the name of your company or project.',
-    name: values.name.length > 200 ? 'Use at most 200 characters.' : values.name ? undefined : 'Enter your name.',
+    account_name: requiredTextError(values.account_name, 'Enter the name of your company or project.'),
+    name: requiredTextError(values.name, 'Enter your name.'),
     email: emailError(values.email),
     password: newPasswordError(password),
   });
