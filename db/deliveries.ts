@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import type { Db } from './connection.ts';
 import type { DeliveryReason } from './database.ts';
 import type { PageOf, PageSlice } from './pages.ts';
@@ -95,4 +96,34 @@ export async function listMessageDeliveries(db: Db, messageId: string, slice: Pa
     db.selectFrom('deliveries').select((eb) => eb.fn.countAll<number>().as('n')).where('message_id', '=', messageId).executeTakeFirstOrThrow(),
   ]);
   return { rows, total: count.n };
+}
+
+/** Deliveries that ended in one hour or day: how many succeeded and how many failed. */
+export interface OutcomeBucket {
+  start: Date;
+  succeeded: number;
+  failed: number;
+}
+
+/**
+ * The deliveries of these apps that ended since `since`, counted per `unit` (UTC), oldest first,
+ * every bucket present (zero when nothing ended in it), so a chart has no gaps.
+ */
+export async function deliveryOutcomes(db: Db, appIds: readonly string[], since: Date, unit: 'hour' | 'day'): Promise<OutcomeBucket[]> {
+  const step = unit === 'hour' ? sql`interval '1 hour'` : sql`interval '1 day'`;
+  const rows = await sql<{ start: Date; succeeded: number; failed: number }>`
+    with buckets as (
+      select generate_series(date_trunc(${unit}, ${since}::timestamptz, 'UTC'), date_trunc(${unit}, now(), 'UTC'), ${step}) as start
+    ), counted as (
+      select date_trunc(${unit}, finished_at, 'UTC') as start,
+             count(*) filter (where status = 'succeeded')::int as succeeded,
+             count(*) filter (where status = 'failed')::int as failed
+      from deliveries
+      where app_id = any(${[...appIds]}::text[]) and finished_at >= ${since}
+      group by 1
+    )
+    select buckets.start, coalesce(counted.succeeded, 0) as succeeded, coalesce(counted.failed, 0) as failed
+    from buckets left join counted using (start)
+    order by buckets.start`.execute(db);
+  return rows.rows;
 }

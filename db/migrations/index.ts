@@ -3,6 +3,7 @@ import * as initial from './2026-11-28-0001-initial.ts';
 import * as idempotencyKeys from './2026-11-28-0002-idempotency-keys.ts';
 import * as attemptRun from './2026-11-28-0003-attempt-run.ts';
 import * as deliveryOutcomes from './2026-12-02-0004-delivery-outcomes.ts';
+import * as deliveryOutcomeIndex from './2026-12-02-0005-delivery-outcome-index.ts';
 
 /**
  * Every migration, by name, in order. Listed statically (not read from the folder at run time) so
@@ -13,4 +14,5 @@ export const migrations: Record<string, Migration> = {
   '2026-11-28-0002-idempotency-keys': idempotencyKeys,
   '2026-11-28-0003-attempt-run': attemptRun,
   '2026-12-02-0004-delivery-outcomes': deliveryOutcomes,
+  '2026-12-02-0005-delivery-outcome-index': deliveryOutcomeIndex,
 };
