@@ -1,7 +1,7 @@
 import { sql, type Insertable } from 'kysely';
 import { newId } from '../lib/ids.ts';
 import type { Db } from './connection.ts';
-import type { Endpoint, EndpointsTable, EndpointUpdate } from './database.ts';
+import type { Endpoint, EndpointStatus, EndpointsTable, EndpointUpdate } from './database.ts';
 import { fetchPage, newestFirst, type PageOf, type PageSlice } from './pages.ts';
 
 /** Sets an active endpoint inactive; true only for the call that changed it (so only one notifies). */
@@ -78,4 +78,26 @@ export async function countEndpointsNaming(db: Db, appId: string, eventType: str
     .where(sql<boolean>`enabled_events @> ${JSON.stringify([eventType])}::jsonb`)
     .executeTakeFirstOrThrow();
   return row.n;
+}
+
+/** How many of the app's endpoints are active and how many inactive (disabled). */
+export async function countEndpointsByStatus(db: Db, appId: string): Promise<Record<EndpointStatus, number>> {
+  const rows = await db.selectFrom('endpoints').select((eb) => ['status', eb.fn.countAll<number>().as('n')]).where('app_id', '=', appId).groupBy('status').execute();
+  const counts: Record<EndpointStatus, number> = { active: 0, inactive: 0 };
+  for (const row of rows) counts[row.status] = Number(row.n);
+  return counts;
+}
+
+/** The app's inactive endpoints, most recently disabled first. */
+export function listDisabledEndpoints(db: Db, appId: string, limit: number) {
+  return db
+    .selectFrom('endpoints')
+    .innerJoin('subscribers', 'subscribers.id', 'endpoints.subscriber_id')
+    .select(['endpoints.id', 'endpoints.url', 'endpoints.subscriber_id', 'subscribers.name as subscriber_name', 'endpoints.disabled_reason', 'endpoints.disabled_at'])
+    .where('endpoints.app_id', '=', appId)
+    .where('endpoints.status', '=', 'inactive')
+    .orderBy('endpoints.disabled_at', (ob) => ob.desc().nullsLast())
+    .orderBy('endpoints.id', 'desc')
+    .limit(limit)
+    .execute();
 }

@@ -149,3 +149,9 @@ export function listMessages(db: Db, appId: string, slice: PageSlice): Promise<P
 export function findMessage(db: Db, appId: string, messageId: string): Promise<Message | undefined> {
   return db.selectFrom('messages').selectAll().where('app_id', '=', appId).where('id', '=', messageId).executeTakeFirst();
 }
+
+/** Messages the app accepted at or after `since`. */
+export async function countMessagesSince(db: Db, appId: string, since: Date): Promise<number> {
+  const row = await db.selectFrom('messages').select((eb) => eb.fn.countAll<number>().as('n')).where('app_id', '=', appId).where('created_at', '>=', since).executeTakeFirstOrThrow();
+  return Number(row.n);
+}

@@ -35,3 +35,8 @@ export function findSubscribers(db: Db, subscriberIds: readonly string[]): Promi
 export function updateSubscriber(db: Db, subscriberId: string, changes: Pick<Updateable<SubscribersTable>, 'name' | 'email'>): Promise<Subscriber> {
   return db.updateTable('subscribers').set({ ...changes, updated_at: sql<Date>`now()` }).where('id', '=', subscriberId).returningAll().executeTakeFirstOrThrow();
 }
+
+export async function countSubscribers(db: Db, appId: string): Promise<number> {
+  const row = await db.selectFrom('subscribers').select((eb) => eb.fn.countAll<number>().as('n')).where('app_id', '=', appId).executeTakeFirstOrThrow();
+  return Number(row.n);
+}
