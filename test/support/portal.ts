@@ -1,0 +1,72 @@
+import type { AppLoadContext } from '@remix-run/node';
+import { createMailer } from '../../activities/mailer.ts';
+import { DeliveryStarts } from '../../api/delivery-starts.ts';
+import { withTemporalAddress } from '../../cli/runtime.ts';
+import { createDb, migrateToLatest } from '../../db/connection.ts';
+import { loadConfig } from '../../lib/config.ts';
+import { SecretBox } from '../../lib/secrets.ts';
+import { TemporalGateway } from '../../lib/temporal.ts';
+import { csrfToken } from '../../portal/app/csrf.server.ts';
+import { signedInSessionCookie } from '../../portal/app/session.server.ts';
+import { createTestDatabase, testEnv } from './stack.ts';
+
+const ORIGIN = 'http://openhooks.test';
+
+export interface PortalTestContext {
+  context: AppLoadContext;
+  close(): Promise<void>;
+}
+
+/**
+ * What the server gives portal loaders and actions, built as cli/server.ts builds it, on a fresh
+ * migrated database. The delivery starts connect to Temporal only when a route starts something.
+ */
+export async function createPortalContext(): Promise<PortalTestContext> {
+  const database = await createTestDatabase();
+  const env = testEnv({ DATABASE_URL: database.url });
+  const config = withTemporalAddress(loadConfig(env), env.TEMPORAL_ADDRESS!);
+  const db = createDb(database.url, 3);
+  await migrateToLatest(db);
+  const temporal = new TemporalGateway(config.temporal);
+  const mailer = createMailer({ smtpUrl: undefined, from: config.mailFrom, dataDir: config.dataDir });
+  const context: AppLoadContext = { db, secrets: new SecretBox(config.encryptionKey!), config, mailer, starts: new DeliveryStarts(db, temporal, config) };
+  return {
+    context,
+    async close() {
+      await context.starts.stop(0);
+      await temporal.close();
+      mailer.close();
+      await db.destroy();
+      await database.drop();
+    },
+  };
+}
+
+/** A signed-in browser: its session cookie and the CSRF token its forms carry. */
+export interface SignedIn {
+  cookie: string;
+  csrf: string;
+}
+
+/** Signs the user in the way /login does, with the session cookie it sets. */
+export async function signIn(context: AppLoadContext, userId: string): Promise<SignedIn> {
+  const setCookie = await signedInSessionCookie(context, userId);
+  const cookie = setCookie.split(';')[0]!;
+  const { token } = await csrfToken(new Request(ORIGIN, { headers: { cookie } }), context);
+  return { cookie, csrf: token };
+}
+
+/** A page load as the browser sends it (`who` undefined: signed out). */
+export function pageRequest(path: string, who?: SignedIn): Request {
+  return new Request(`${ORIGIN}${path}`, { headers: who ? { cookie: who.cookie } : {} });
+}
+
+/** A form post with the CSRF token (unless `fields` says otherwise) and the session cookie. */
+export function formRequest(path: string, who: SignedIn | undefined, fields: Record<string, string>): Request {
+  const body = new URLSearchParams({ ...(who ? { csrf: who.csrf } : {}), ...fields });
+  return new Request(`${ORIGIN}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', ...(who ? { cookie: who.cookie } : {}) },
+    body,
+  });
+}
