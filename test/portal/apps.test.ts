@@ -9,28 +9,7 @@ import * as overview from '../../portal/app/routes/apps.$app_id._index.tsx';
 import * as eventTypes from '../../portal/app/routes/apps.$app_id.event-types.tsx';
 import * as settings from '../../portal/app/routes/apps.$app_id.settings.tsx';
 import * as newApp from '../../portal/app/routes/apps.new.tsx';
-import { createPortalContext, formRequest, pageRequest, signIn, type PortalTestContext, type SignedIn } from '../support/portal.ts';
-
-interface Outcome {
-  status: number;
-  location?: string | null;
-  body?: any;
-}
-
-/** A loader's or action's answer, whether returned or thrown: a Response, data() or plain data. */
-async function outcome(run: () => Promise<unknown>): Promise<Outcome> {
-  const read = (value: unknown): Outcome => {
-    if (value instanceof Response) return { status: value.status, location: value.headers.get('location') };
-    if (value && typeof value === 'object' && (value as any).type === 'DataWithResponseInit') return { status: (value as any).init?.status ?? 200, body: (value as any).data };
-    return { status: 200, body: value };
-  };
-  try {
-    return read(await run());
-  } catch (thrown) {
-    if (thrown instanceof Response) return read(thrown);
-    throw thrown;
-  }
-}
+import { createPortalContext, formRequest, outcome, pageRequest, signIn, type PortalTestContext, type SignedIn } from '../support/portal.ts';
 
 let portal: PortalTestContext;
 let owner: SignedIn;

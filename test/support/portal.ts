@@ -70,3 +70,29 @@ export function formRequest(path: string, who: SignedIn | undefined, fields: Rec
     body,
   });
 }
+
+/** What a loader or action answered, whether it returned or threw it. */
+export interface Outcome {
+  status: number;
+  /** A redirect's target. */
+  location?: string | null;
+  headers?: Headers;
+  body?: any;
+}
+
+/** Runs a loader or action and reads its answer: a Response, `data()` with its status and headers, or plain data. */
+export async function outcome(run: () => Promise<unknown>): Promise<Outcome> {
+  const read = (value: unknown): Outcome => {
+    if (value instanceof Response) return { status: value.status, location: value.headers.get('location') };
+    if (value && typeof value === 'object' && (value as any).type === 'DataWithResponseInit') {
+      return { status: (value as any).init?.status ?? 200, headers: new Headers((value as any).init?.headers), body: (value as any).data };
+    }
+    return { status: 200, body: value };
+  };
+  try {
+    return read(await run());
+  } catch (thrown) {
+    if (thrown instanceof Response) return read(thrown);
+    throw thrown;
+  }
+}

@@ -10,6 +10,7 @@ import { CsrfField } from '../components/csrf-field';
 import { Field } from '../components/field';
 import { csrfToken, requireCsrf } from '../csrf.server';
 import { formText } from '../forms.server';
+import { Pager } from '../pager';
 
 const PER_PAGE = 50;
 
@@ -61,7 +62,6 @@ export async function action({ request, context, params }: ActionFunctionArgs) {
   }
 
   const eventType = await findEventType(context.db, app.id, formText(form, 'id'));
-  // eslint-disable-next-line @typescript-eslint/only-throw-error -- Remix answers with a thrown Response
   if (!eventType) throw new Response('Not found', { status: 404, statusText: 'Not Found' });
 
   if (intent === 'describe') {
@@ -84,7 +84,6 @@ export async function action({ request, context, params }: ActionFunctionArgs) {
     return data<ActionResult>({ intent, id: eventType.id, errors: {}, values: {}, done: `Event type ${eventType.name} deleted.` });
   }
 
-  // eslint-disable-next-line @typescript-eslint/only-throw-error -- Remix answers with a thrown Response
   throw new Response('Unknown action', { status: 400, statusText: 'Bad Request' });
 }
 
@@ -167,12 +166,7 @@ export default function EventTypes() {
           );
         })}
       </ul>
-      {pages > 1 ? (
-        <nav aria-label="Pages">
-          {page > 1 ? <Link to={`?page=${page - 1}`}>Previous page</Link> : null} Page {page} of {pages}{' '}
-          {page < pages ? <Link to={`?page=${page + 1}`}>Next page</Link> : null}
-        </nav>
-      ) : null}
+      <Pager page={page} pages={pages} />
     </>
   );
 }
