@@ -29,6 +29,11 @@ export default tseslint.config(
     },
   },
   {
+    // Remix loaders and actions answer by throwing a Response (redirects, 403, 404).
+    files: ['portal/app/**/*.ts', 'portal/app/**/*.tsx'],
+    rules: { '@typescript-eslint/only-throw-error': ['error', { allow: [{ from: 'lib', name: 'Response' }], allowThrowingUnknown: false }] },
+  },
+  {
     // Migrations are frozen in time and take Kysely<any> on purpose.
     files: ['db/migrations/**/*.ts'],
     rules: { '@typescript-eslint/no-explicit-any': 'off' },

@@ -11,7 +11,7 @@ export interface NewAccount {
 }
 
 /** An account with its owner user and a first API key, in one transaction. */
-export async function createAccount(db: Db, input: { name: string; email: string; password: string }): Promise<NewAccount> {
+export async function createAccount(db: Db, input: { name: string; email: string; password: string; ownerName?: string }): Promise<NewAccount> {
   const passwordHash = await hashPassword(input.password);
   const key = newApiKey();
   return db.transaction().execute(async (trx) => {
@@ -20,7 +20,7 @@ export async function createAccount(db: Db, input: { name: string; email: string
     await trx.insertInto('accounts').values({ id: accountId, name: input.name }).execute();
     await trx
       .insertInto('users')
-      .values({ id: userId, account_id: accountId, email: input.email.toLowerCase(), password_hash: passwordHash, role: 'owner' })
+      .values({ id: userId, account_id: accountId, email: input.email.toLowerCase(), name: input.ownerName ?? null, password_hash: passwordHash, role: 'owner' })
       .execute();
     await createApiKey(trx, accountId, 'default', key);
     return { accountId, userId, apiKey: key.key };

@@ -205,6 +205,7 @@ export interface Database {
 
 export type ApiKey = Selectable<ApiKeysTable>;
 export type App = Selectable<AppsTable>;
+export type User = Selectable<UsersTable>;
 export type EventType = Selectable<EventTypesTable>;
 export type Subscriber = Selectable<SubscribersTable>;
 export type Endpoint = Selectable<EndpointsTable>;

@@ -16,6 +16,8 @@ export type PortalContext = {
   config: Config;
   mailer: Mailer;
   starts: DeliveryStarts;
+  /** The client's address (behind a trusted proxy, the one it reports), for per-address login throttling. */
+  clientAddress?: string;
 };
 
 declare module '@remix-run/server-runtime' {

@@ -24,5 +24,5 @@ export async function mountPortal(app: Express, context: PortalContext): Promise
   // File names under assets/ carry a content hash, so they can be cached forever.
   app.use('/assets', express.static(assetsDir, { immutable: true, maxAge: '1y' }));
   app.use(express.static(clientDir, { maxAge: '1h' }));
-  app.all('*', createRequestHandler({ build, getLoadContext: () => context }));
+  app.all('*', createRequestHandler({ build, getLoadContext: (req) => ({ ...context, clientAddress: req.ip }) }));
 }

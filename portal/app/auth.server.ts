@@ -1,6 +1,6 @@
 import { redirect, type AppLoadContext } from '@remix-run/node';
 import { findUser } from '../../db/users.ts';
-import type { User } from '../../db/users.ts';
+import type { User } from '../../db/database.ts';
 import { getSession } from './session.server';
 
 export interface PortalUser {
@@ -34,7 +34,7 @@ export async function requireUser(request: Request, context: AppLoadContext): Pr
 
 export function requireRole(user: PortalUser, roles: PortalUser['role'][]): void {
   if (roles.includes(user.role)) return;
-  // eslint-disable-next-line @typescript-eslint/only-throw-error -- Remix answers with a thrown Response
+   
   throw new Response(`Only ${roles.map((role) => `${role}s`).join(' and ')} can do this; your role is ${user.role}. Ask an owner of your account.`, {
     status: 403,
     statusText: 'Forbidden',

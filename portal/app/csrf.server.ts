@@ -21,7 +21,7 @@ export async function requireCsrf(request: Request, context: AppLoadContext, for
   const expected = session.get('csrf');
   const given = form.get('csrf');
   if (expected && typeof given === 'string' && sameText(expected, given)) return;
-  // eslint-disable-next-line @typescript-eslint/only-throw-error -- Remix answers with a thrown Response
+   
   throw new Response(
     'This form has expired or was not sent from the portal (its security token is missing or does not match). Go back, reload the page and submit it again.',
     { status: 403, statusText: 'Forbidden', headers: { 'Content-Type': 'text/plain; charset=utf-8' } },

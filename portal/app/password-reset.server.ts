@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { AppLoadContext } from '@remix-run/node';
-import { findUser, type User } from '../../db/users.ts';
+import type { User } from '../../db/database.ts';
+import { findUser } from '../../db/users.ts';
 import { signToken, verifyToken } from '../../lib/tokens.ts';
 
 const RESET_TTL_MS = 60 * 60_000;

@@ -23,7 +23,7 @@ async function requireMessage(args: LoaderFunctionArgs | ActionFunctionArgs) {
   const user = await requireUser(request, context);
   const app = await requireAccountApp(context.db, user.accountId, params.app_id);
   const message = params.message_id ? await findMessage(context.db, app.id, params.message_id) : undefined;
-  // eslint-disable-next-line @typescript-eslint/only-throw-error -- Remix answers with a thrown Response
+   
   if (!message) throw new Response('Not found', { status: 404, statusText: 'Not Found' });
   return { user, app, message };
 }
@@ -92,7 +92,7 @@ export async function action(args: ActionFunctionArgs) {
   const deliveryId = formText(form, 'delivery_id');
   const { db, starts } = args.context;
   const delivery = (await findMessageDeliveries(db, message.id)).find((d) => d.id === deliveryId);
-  // eslint-disable-next-line @typescript-eslint/only-throw-error -- Remix answers with a thrown Response
+   
   if (!delivery) throw new Response('Not found', { status: 404, statusText: 'Not Found' });
   const resend = await db.transaction().execute((trx) => requestResend(trx, delivery.id));
   if (resend.kind === 'endpoint_inactive') {

@@ -1,7 +1,7 @@
 import { data, redirect, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node';
 import { Form, Link, useActionData, useLoaderData, useRouteError } from '@remix-run/react';
 import { createAccount } from '../../../db/accounts.ts';
-import { findUserByEmail, setUserName } from '../../../db/users.ts';
+import { findUserByEmail } from '../../../db/users.ts';
 import { optionalUser } from '../auth.server';
 import { CsrfField } from '../components/csrf-field';
 import { ErrorPage } from '../components/error-page';
@@ -37,13 +37,12 @@ export async function action({ request, context }: ActionFunctionArgs) {
 
   let account;
   try {
-    account = await createAccount(context.db, { name: values.account_name, email: values.email, password });
+    account = await createAccount(context.db, { name: values.account_name, email: values.email, password, ownerName: values.name });
   } catch (error) {
     // Another sign-up with this email committed between the check above and this insert.
     if ((error as { code?: unknown }).code === '23505') return invalidForm({ email: EMAIL_TAKEN }, values);
     throw error;
   }
-  await setUserName(context.db, account.userId, values.name);
   return redirect('/', { headers: { 'Set-Cookie': await signedInSessionCookie(context, account.userId) } });
 }
 
