@@ -1,17 +1,7 @@
-import { afterAll, beforeAll, expect, test } from 'vitest';
-import { screenshotAtWidths, useBrowser } from '../support/browser.ts';
-import { startStack, type Stack } from '../support/stack.ts';
+import { expect, test } from 'vitest';
+import { screenshotAtWidths, usePortal } from '../support/browser.ts';
 
-let stack: Stack;
-const browser = useBrowser({ baseUrl: () => stack.serverUrl });
-
-beforeAll(async () => {
-  stack = await startStack({}, { portal: true });
-});
-
-afterAll(async () => {
-  await stack?.close();
-});
+const { browser } = usePortal();
 
 test('an unknown address shows the portal page that says so, styled and hydrated without errors', async () => {
   const { page } = browser;

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
+import { startStack, type Stack } from './stack.ts';
 
 // Debian's chromium, driven by playwright-core: no browser download, the same binary in CI and here.
 const CHROMIUM = '/usr/bin/chromium';
@@ -74,6 +75,22 @@ export function useBrowser(options: { baseUrl?: () => string } = {}): BrowserSes
   };
 }
 
+/** For the test file: a stack that serves the portal, and a browser whose pages open it (`page.goto('/login')`). */
+export function usePortal(): { browser: BrowserSession; stack(): Stack } {
+  let stack: Stack | undefined;
+  const current = (): Stack => {
+    if (!stack) throw new Error('the portal stack has not started');
+    return stack;
+  };
+  beforeAll(async () => {
+    stack = await startStack({}, { portal: true });
+  });
+  afterAll(async () => {
+    await stack?.close();
+  });
+  return { browser: useBrowser({ baseUrl: () => current().serverUrl }), stack: current };
+}
+
 /** A full-page screenshot at test-artifacts/screenshots/<name>.png (gitignored); returns its path. */
 export async function screenshot(page: Page, name: string): Promise<string> {
   const file = path.join(SCREENSHOTS, `${name}.png`);
@@ -94,4 +111,29 @@ export async function screenshotAtWidths(page: Page, name: string): Promise<Reco
   }
   await page.setViewportSize({ width: WIDTHS[0], height: HEIGHT });
   return overflow;
+}
+
+/**
+ * The page's form controls that a person (or a screen reader) cannot name: inputs, selects and
+ * textareas without a visible <label>, buttons without text. Each is described by its tag and name.
+ */
+export async function unlabelledControls(page: Page): Promise<string[]> {
+  return page.evaluate(() => {
+    const shown = (el: Element) => el.getClientRects().length > 0;
+    const describe = (el: Element) => `${el.tagName.toLowerCase()}[name=${el.getAttribute('name') ?? ''}]`;
+    const missing: string[] = [];
+    for (const control of document.querySelectorAll<HTMLInputElement | HTMLSelectElement | HTMLTextAreaElement>('input, select, textarea')) {
+      if (control.type === 'hidden' || !shown(control)) continue;
+      if (control instanceof HTMLInputElement && ['submit', 'button', 'reset'].includes(control.type)) {
+        if (!control.value.trim()) missing.push(describe(control));
+        continue;
+      }
+      const labelled = [...(control.labels ?? [])].some((label) => shown(label) && label.textContent?.trim());
+      if (!labelled) missing.push(describe(control));
+    }
+    for (const button of document.querySelectorAll('button')) {
+      if (shown(button) && !button.textContent?.trim() && !button.getAttribute('aria-label')?.trim()) missing.push(describe(button));
+    }
+    return missing;
+  });
 }
