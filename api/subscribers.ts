@@ -28,6 +28,16 @@ export const subscriptionRef = (subscriber: Subscriber): z.infer<typeof Subscrip
 
 export const subscriptionOut = (subscriber: Subscriber, app: App): z.infer<typeof SubscriptionOut> => ({ ...subscriptionRef(subscriber), app: appRef(app) });
 
+/**
+ * Adds a subscriber within MAX_SUBSCRIBERS_PER_APP (an ApiError past it), for the API and the portal.
+ * `trx` must be a transaction: it holds the app's lock that keeps creations within the limit.
+ */
+export async function addSubscriber(trx: Db, appId: string, body: z.output<typeof SubscriptionIn>, maxSubscribersPerApp: number): Promise<Subscriber> {
+  const subscriber = await createSubscriber(trx, appId, { name: body.name, email: body.email ?? null }, maxSubscribersPerApp);
+  if (!subscriber) throw new ApiError(422, 'limit_exceeded', `an app can have at most ${maxSubscribersPerApp} subscriptions (MAX_SUBSCRIBERS_PER_APP)`);
+  return subscriber;
+}
+
 export function subscribersRouter(db: Db, spec: ApiSpec, limits: { maxSubscribersPerApp: number }): Router {
   const { router, define } = resourceRouter(spec, db, 'Subscriptions');
 
@@ -38,9 +48,8 @@ export function subscribersRouter(db: Db, spec: ApiSpec, limits: { maxSubscriber
 
   define({ method: 'post', path: '/apps/:app_id/subscriptions', summary: 'Create a subscription', body: SubscriptionIn, status: 201, response: SubscriptionOut, idempotent: 'stored' }, async ({ res, params, body, accountId, db }) => {
     const app = await requireApp(db, accountId, params.app_id!);
-    // db is this request's transaction: it holds the app's lock that keeps creations within the limit.
-    const subscriber = await createSubscriber(db, app.id, { name: body.name, email: body.email ?? null }, limits.maxSubscribersPerApp);
-    if (!subscriber) throw new ApiError(422, 'limit_exceeded', `an app can have at most ${limits.maxSubscribersPerApp} subscriptions (MAX_SUBSCRIBERS_PER_APP)`);
+    // db is this request's transaction, as addSubscriber needs.
+    const subscriber = await addSubscriber(db, app.id, body, limits.maxSubscribersPerApp);
     res.status(201).json(subscriptionOut(subscriber, app));
   });
 

@@ -40,3 +40,22 @@ export async function countSubscribers(db: Db, appId: string): Promise<number> {
   const row = await db.selectFrom('subscribers').select((eb) => eb.fn.countAll<number>().as('n')).where('app_id', '=', appId).executeTakeFirstOrThrow();
   return Number(row.n);
 }
+
+/** A subscriber as lists show it: with how many endpoints it has. */
+export type SubscriberWithEndpointCount = Subscriber & { endpoints: number };
+
+/**
+ * The app's subscribers whose name or contact email contains `search` (any case; empty: all),
+ * newest first, each with its endpoint count.
+ */
+export function searchSubscribers(db: Db, appId: string, search: string, slice: PageSlice): Promise<PageOf<SubscriberWithEndpointCount>> {
+  // LIKE's wildcards in what was typed are matched as themselves.
+  const pattern = `%${search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+  let query = db
+    .selectFrom('subscribers')
+    .where('app_id', '=', appId)
+    .selectAll()
+    .select(sql<number>`(select count(*)::int from endpoints where endpoints.subscriber_id = subscribers.id)`.as('endpoints'));
+  if (search) query = query.where((eb) => eb.or([eb('name', 'ilike', pattern), eb('email', 'ilike', pattern)]));
+  return fetchPage(newestFirst(query), slice);
+}
