@@ -52,9 +52,8 @@ export function loginThrottle(context: AppLoadContext): LoginThrottle {
 
 /**
  * What a login counts against: the email (an account, or an address with none, answered alike) and
- * the client's address when the server passes it in the context as `clientAddress`.
+ * the client's address (`clientAddress`, which the server always passes).
  */
 export function loginThrottleKeys(email: string, context: AppLoadContext): string[] {
-  const address = (context as { clientAddress?: unknown }).clientAddress;
-  return [`email:${email}`, ...(typeof address === 'string' ? [`ip:${address}`] : [])];
+  return [`email:${email}`, ...(context.clientAddress ? [`ip:${context.clientAddress}`] : [])];
 }
