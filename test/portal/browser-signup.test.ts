@@ -4,6 +4,8 @@ import { screenshotAtWidths, unlabelledControls, usePortal } from '../support/br
 
 const portal = usePortal();
 const { browser } = portal;
+// The password of the account startStack creates.
+const OWNER_PASSWORD = 'correct horse battery';
 
 /** The path the page shows now, with its query string. */
 const pathOf = (page: Page) => {
@@ -73,5 +75,27 @@ test('a wrong password is refused next to the form, keeping the email typed', as
   // The refusal set no session: the dashboard still sends this visitor to log in.
   await page.goto('/');
   await page.getByRole('heading', { name: 'Log in' }).waitFor();
+  expect(browser.pageErrors).toEqual([]);
+});
+
+test('an app created through /apps/new is listed on the dashboard', async () => {
+  const { page } = browser;
+  await page.goto('/login');
+  await logIn(page, portal.stack().ownerEmail, OWNER_PASSWORD);
+  await page.getByRole('heading', { name: 'Dashboard' }).waitFor();
+
+  await page.getByRole('link', { name: 'Create an app' }).click();
+  await page.getByRole('heading', { name: 'New app' }).waitFor();
+  expect(pathOf(page)).toBe('/apps/new');
+  await checkPage(page, 'app-new');
+  await page.getByLabel('Name', { exact: true }).fill('Shop');
+  await page.getByRole('button', { name: 'Create app' }).click();
+  // The new app's own pages take over; which one first is the portal's choice.
+  await page.waitForURL((url) => /^\/apps\/app_[^/]+/.test(url.pathname));
+
+  await page.getByRole('banner').getByRole('link', { name: 'Dashboard' }).click();
+  await page.getByRole('heading', { name: 'Dashboard' }).waitFor();
+  await page.getByRole('main').getByRole('link', { name: 'Shop', exact: true }).waitFor();
+  await checkPage(page, 'dashboard');
   expect(browser.pageErrors).toEqual([]);
 });

@@ -24,7 +24,7 @@ export interface BrowserSession {
 
 /**
  * Launches Chromium once for the test file and gives each test a fresh context and page; everything
- * is closed after the test or the file. `baseUrl` is read per test, once the file's stack is up.
+ * is closed after the test or the file, and a failed test leaves a screenshot `failed-<test name>`. `baseUrl` is read per test, once the file's stack is up.
  */
 export function useBrowser(options: { baseUrl?: () => string } = {}): BrowserSession {
   let browser: Browser | undefined;
@@ -53,7 +53,9 @@ export function useBrowser(options: { baseUrl?: () => string } = {}): BrowserSes
     current = { page, context, pageErrors };
   });
 
-  afterEach(async () => {
+  afterEach(async ({ task }) => {
+    // What the page showed when the test failed, next to the other screenshots.
+    if (task.result?.state === 'fail' && current) await screenshot(current.page, `failed-${task.name.replace(/[^a-z0-9]+/gi, '-').slice(0, 80)}`);
     await current?.context.close();
     current = undefined;
   });
