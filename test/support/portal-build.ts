@@ -7,7 +7,8 @@ import { portalBuildExists } from '../../portal/mount.ts';
 
 const execFileAsync = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const SOURCES = [path.join(ROOT, 'portal/app'), path.join(ROOT, 'portal/vite.config.ts')];
+// The server bundle inlines what the portal's routes import from the folders beside it, so an edit there makes it stale too.
+const SOURCES = ['portal/app', 'portal/vite.config.ts', 'api', 'activities', 'db', 'lib', 'workflows', 'package-lock.json'].map((source) => path.join(ROOT, source));
 // The server bundle is the last file `remix vite:build` writes, so its time is the build's time.
 const SERVER_BUILD = path.join(ROOT, 'portal/build/server/index.js');
 const LOCK = path.join(ROOT, 'portal/.cache/test-build.lock');
@@ -60,7 +61,7 @@ async function withBuildLock(build: () => Promise<void>): Promise<void> {
   }
 }
 
-/** `npm run build` when portal/build is missing or older than the portal's sources; nothing when it is up to date. */
+/** `npm run build` when portal/build is missing or older than any of SOURCES; nothing when it is up to date. */
 export async function ensurePortalBuild(): Promise<void> {
   if (buildIsFresh()) return;
   await withBuildLock(async () => {
