@@ -2,7 +2,7 @@ import type { Router } from 'express';
 import { z } from 'zod';
 import { endpointErrorRates } from '../db/attempts.ts';
 import type { Db } from '../db/connection.ts';
-import type { EnabledEvents, Endpoint, EndpointUpdate, Subscriber } from '../db/database.ts';
+import type { App, EnabledEvents, Endpoint, EndpointUpdate, Subscriber } from '../db/database.ts';
 import { createEndpoint, deleteEndpoint, listEndpoints, rotateEndpointSecret, updateEndpoint } from '../db/endpoints.ts';
 import { eventTypesOf, type EventTypeRef } from '../db/event-types.ts';
 import { findSubscribers } from '../db/subscribers.ts';
@@ -120,10 +120,67 @@ export interface EndpointsDeps {
   maxEndpointsPerSubscriber: number;
 }
 
-export function endpointsRouter(db: Db, spec: ApiSpec, deps: EndpointsDeps): Router {
-  const { router, define } = resourceRouter(spec, db, 'Endpoints');
+/**
+ * How endpoints are created, changed and their secrets rotated and shown, with the API's checks
+ * (they throw ApiError), for the API's routes and the portal's forms alike.
+ */
+export function endpointRules(deps: EndpointsDeps) {
   const { secrets } = deps;
   const allowed = addressPolicy(deps.network);
+
+  const secretOut = (endpoint: Endpoint): z.infer<typeof SecretOut> => ({
+    key: secrets.decrypt(endpoint.secret),
+    previous_key_expires_at: endpoint.previous_secret && endpoint.previous_secret_expires_at && endpoint.previous_secret_expires_at > new Date() ? endpoint.previous_secret_expires_at.toISOString() : null,
+  });
+
+  /** `trx` must be a transaction: it holds the subscriber's lock that keeps creations within the limit. Answers the secret in plain text. */
+  async function create(trx: Db, app: App, subscriber: Subscriber, body: z.output<typeof EndpointIn>): Promise<{ endpoint: Endpoint; secret: string }> {
+    checkUrl(body.url, deps.network, allowed);
+    checkEnabledEvents(body.enabled_events, await eventTypesOf(trx, app.id));
+    const secret = newSigningSecret();
+    const endpoint = await createEndpoint(
+      trx,
+      {
+        app_id: app.id,
+        subscriber_id: subscriber.id,
+        url: body.url,
+        description: body.description ?? null,
+        version: body.version,
+        status: body.status ?? 'active',
+        enabled_events: JSON.stringify(body.enabled_events ?? '*'),
+        secret: secrets.encrypt(secret),
+      },
+      deps.maxEndpointsPerSubscriber,
+    );
+    if (!endpoint) throw new ApiError(422, 'limit_exceeded', `a subscription can have at most ${deps.maxEndpointsPerSubscriber} endpoints (MAX_ENDPOINTS_PER_SUBSCRIBER)`);
+    return { endpoint, secret };
+  }
+
+  /** The update a patch makes; `disabledReason` is recorded when it sets an active endpoint inactive. */
+  async function changes(db: Db, appId: string, endpoint: Endpoint, body: z.output<typeof EndpointPatch>, disabledReason: string): Promise<EndpointUpdate> {
+    checkUrl(body.url, deps.network, allowed);
+    checkEnabledEvents(body.enabled_events, await eventTypesOf(db, appId));
+    const { enabled_events, ...rest } = body;
+    const now = new Date();
+    const update: EndpointUpdate = { ...rest, updated_at: now };
+    if (enabled_events !== undefined) update.enabled_events = JSON.stringify(enabled_events);
+    if (body.status === 'active' && endpoint.status === 'inactive') Object.assign(update, { disabled_reason: null, disabled_at: null });
+    if (body.status === 'inactive' && endpoint.status === 'active') Object.assign(update, { disabled_reason: disabledReason, disabled_at: now });
+    return update;
+  }
+
+  /** Undefined when the app has no such endpoint. */
+  function rotate(db: Db, appId: string, endpointId: string, key?: string): Promise<Endpoint | undefined> {
+    const now = new Date();
+    return rotateEndpointSecret(db, appId, endpointId, { secret: secrets.encrypt(key ?? newSigningSecret()), previousExpiresAt: new Date(now.getTime() + deps.rotationOverlapMs), now });
+  }
+
+  return { secretOut, create, changes, rotate };
+}
+
+export function endpointsRouter(db: Db, spec: ApiSpec, deps: EndpointsDeps): Router {
+  const { router, define } = resourceRouter(spec, db, 'Endpoints');
+  const { secretOut, ...rules } = endpointRules(deps);
 
   const render = async (db: Db, endpoints: Endpoint[], appId: string) => {
     const subscriberIds = [...new Set(endpoints.map((e) => e.subscriber_id))];
@@ -132,11 +189,6 @@ export function endpointsRouter(db: Db, spec: ApiSpec, deps: EndpointsDeps): Rou
     // No attempts in the last 24 hours: no failures.
     return endpoints.map((e) => endpointOut(e, byId.get(e.subscriber_id)!, eventTypes, rates.get(e.id) ?? 0));
   };
-
-  const secretOut = (endpoint: Endpoint): z.infer<typeof SecretOut> => ({
-    key: secrets.decrypt(endpoint.secret),
-    previous_key_expires_at: endpoint.previous_secret && endpoint.previous_secret_expires_at && endpoint.previous_secret_expires_at > new Date() ? endpoint.previous_secret_expires_at.toISOString() : null,
-  });
 
   for (const scope of ['app', 'subscription'] as const) {
     const path = scope === 'app' ? '/apps/:app_id/endpoints' : '/subscriptions/:id/endpoints';
@@ -164,34 +216,15 @@ export function endpointsRouter(db: Db, spec: ApiSpec, deps: EndpointsDeps): Rou
     body: SecretRotateIn, status: 200, response: SecretOut, idempotent: 'stored',
   }, async ({ res, params, body, accountId, db }) => {
     const app = await requireApp(db, accountId, params.app_id!);
-    const now = new Date();
-    const secret = secrets.encrypt(body.key ?? newSigningSecret());
-    const rotated = await rotateEndpointSecret(db, app.id, params.id!, { secret, previousExpiresAt: new Date(now.getTime() + deps.rotationOverlapMs), now });
+    const rotated = await rules.rotate(db, app.id, params.id!, body.key);
     if (!rotated) throw notFound('endpoint');
     res.json(secretOut(rotated));
   });
 
   define({ method: 'post', path: '/subscriptions/:id/endpoints', summary: 'Create an endpoint', body: EndpointIn, status: 201, response: EndpointCreatedOut, idempotent: 'stored', description: 'Answers 422 `insecure_url` for http:// unless ALLOW_HTTP, `blocked_address` for a private IP literal, and `limit_exceeded` past MAX_ENDPOINTS_PER_SUBSCRIBER.' }, async ({ res, params, body, accountId, db }) => {
     const { subscriber, app } = await requireSubscriber(db, accountId, params.id!);
-    checkUrl(body.url, deps.network, allowed);
-    checkEnabledEvents(body.enabled_events, await eventTypesOf(db, app.id));
-    const secret = newSigningSecret();
-    // db is this request's transaction: it holds the subscriber's lock that keeps creations within the limit.
-    const endpoint = await createEndpoint(
-      db,
-      {
-        app_id: app.id,
-        subscriber_id: subscriber.id,
-        url: body.url,
-        description: body.description ?? null,
-        version: body.version,
-        status: body.status ?? 'active',
-        enabled_events: JSON.stringify(body.enabled_events ?? '*'),
-        secret: secrets.encrypt(secret),
-      },
-      deps.maxEndpointsPerSubscriber,
-    );
-    if (!endpoint) throw new ApiError(422, 'limit_exceeded', `a subscription can have at most ${deps.maxEndpointsPerSubscriber} endpoints (MAX_ENDPOINTS_PER_SUBSCRIBER)`);
+    // db is this request's transaction, as rules.create needs.
+    const { endpoint, secret } = await rules.create(db, app, subscriber, body);
     res.status(201).json({ ...(await render(db, [endpoint], app.id))[0]!, secret });
   });
 
@@ -203,15 +236,7 @@ export function endpointsRouter(db: Db, spec: ApiSpec, deps: EndpointsDeps): Rou
   }, async ({ res, params, body, accountId }) => {
     const { subscriber, app } = await requireSubscriber(db, accountId, params.id!);
     const endpoint = await requireEndpoint(db, { subscriberId: subscriber.id }, params.endpoint_id!);
-    checkUrl(body.url, deps.network, allowed);
-    checkEnabledEvents(body.enabled_events, await eventTypesOf(db, app.id));
-    const { enabled_events, ...rest } = body;
-    const now = new Date();
-    const changes: EndpointUpdate = { ...rest, updated_at: now };
-    if (enabled_events !== undefined) changes.enabled_events = JSON.stringify(enabled_events);
-    if (body.status === 'active' && endpoint.status === 'inactive') Object.assign(changes, { disabled_reason: null, disabled_at: null });
-    if (body.status === 'inactive' && endpoint.status === 'active') Object.assign(changes, { disabled_reason: 'disabled through the API', disabled_at: now });
-    const updated = await updateEndpoint(db, endpoint.id, changes);
+    const updated = await updateEndpoint(db, endpoint.id, await rules.changes(db, app.id, endpoint, body, 'disabled through the API'));
     res.json((await render(db, [updated], app.id))[0]);
   });
 
