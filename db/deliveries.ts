@@ -127,3 +127,20 @@ export async function deliveryOutcomes(db: Db, appIds: readonly string[], since:
     order by buckets.start`.execute(db);
   return rows.rows;
 }
+
+/** Per app, how many of its deliveries that ended since `since` succeeded and how many failed. */
+export async function deliveryTotalsByApp(db: Db, appIds: readonly string[], since: Date): Promise<Map<string, { succeeded: number; failed: number }>> {
+  if (appIds.length === 0) return new Map();
+  const rows = await db
+    .selectFrom('deliveries')
+    .select((eb) => [
+      'app_id',
+      eb.fn.countAll<number>().filterWhere('status', '=', 'succeeded').as('succeeded'),
+      eb.fn.countAll<number>().filterWhere('status', '=', 'failed').as('failed'),
+    ])
+    .where('app_id', 'in', appIds)
+    .where('finished_at', '>=', since)
+    .groupBy('app_id')
+    .execute();
+  return new Map(rows.map((r) => [r.app_id, { succeeded: Number(r.succeeded), failed: Number(r.failed) }]));
+}

@@ -88,13 +88,14 @@ export async function countEndpointsByStatus(db: Db, appId: string): Promise<Rec
   return counts;
 }
 
-/** The app's inactive endpoints, most recently disabled first. */
-export function listDisabledEndpoints(db: Db, appId: string, limit: number) {
+/** These apps' inactive endpoints, most recently disabled first. */
+export function listDisabledEndpoints(db: Db, appIds: readonly string[], limit: number) {
+  if (appIds.length === 0) return Promise.resolve([]);
   return db
     .selectFrom('endpoints')
     .innerJoin('subscribers', 'subscribers.id', 'endpoints.subscriber_id')
-    .select(['endpoints.id', 'endpoints.url', 'endpoints.subscriber_id', 'subscribers.name as subscriber_name', 'endpoints.disabled_reason', 'endpoints.disabled_at'])
-    .where('endpoints.app_id', '=', appId)
+    .select(['endpoints.id', 'endpoints.app_id', 'endpoints.url', 'endpoints.subscriber_id', 'subscribers.name as subscriber_name', 'endpoints.disabled_reason', 'endpoints.disabled_at'])
+    .where('endpoints.app_id', 'in', appIds)
     .where('endpoints.status', '=', 'inactive')
     .orderBy('endpoints.disabled_at', (ob) => ob.desc().nullsLast())
     .orderBy('endpoints.id', 'desc')

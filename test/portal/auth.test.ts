@@ -152,7 +152,8 @@ describe('sign-up', () => {
 
     const home = await visitor.get(dashboard.loader, '/');
     expect(home.status).toBe(200);
-    expect(home.data).toEqual({ apps: [], total: 0 });
+    expect(home.data).toMatchObject({ apps: [], total: 0, disabled: [] });
+    expect((home.data as { hourly: { succeeded: number; failed: number }[] }).hourly.every((b) => b.succeeded + b.failed === 0)).toBe(true);
   });
 
   test('a form with errors answers 400 with each message and what was typed; nothing is created', async () => {

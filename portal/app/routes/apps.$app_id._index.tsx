@@ -2,11 +2,13 @@ import type { LoaderFunctionArgs, MetaFunction } from '@remix-run/node';
 import { Link, useLoaderData } from '@remix-run/react';
 import { countAttemptsSince } from '../../../db/attempts.ts';
 import { countEndpointsByStatus, listDisabledEndpoints } from '../../../db/endpoints.ts';
+import { deliveryOutcomes } from '../../../db/deliveries.ts';
 import { countMessagesSince } from '../../../db/messages.ts';
 import { countSubscribers } from '../../../db/subscribers.ts';
 import { AppErrorBoundary } from '../app-error-boundary';
 import { requireAccountApp } from '../apps.server';
 import { requireUser } from '../auth.server';
+import { bucketView, OutcomeChart } from '../components/outcome-chart';
 
 const HOUR_MS = 3_600_000;
 /** The overview lists this many disabled endpoints; the subscribers page has them all. */
@@ -22,16 +24,18 @@ export async function loader({ request, context, params }: LoaderFunctionArgs) {
     { label: 'Last 24 hours', since: new Date(now - 24 * HOUR_MS) },
     { label: 'Last 7 days', since: new Date(now - 7 * 24 * HOUR_MS) },
   ];
-  const [subscribers, endpoints, disabled, activity] = await Promise.all([
+  const [subscribers, endpoints, disabled, activity, hourly, daily] = await Promise.all([
     countSubscribers(context.db, app.id),
     countEndpointsByStatus(context.db, app.id),
-    listDisabledEndpoints(context.db, app.id, DISABLED_SHOWN),
+    listDisabledEndpoints(context.db, [app.id], DISABLED_SHOWN),
     Promise.all(
       windows.map(async ({ label, since }) => {
         const [messages, attempts] = await Promise.all([countMessagesSince(context.db, app.id, since), countAttemptsSince(context.db, app.id, since)]);
         return { label, messages, attempts: attempts.total, succeeded: attempts.succeeded };
       }),
     ),
+    deliveryOutcomes(context.db, [app.id], windows[0]!.since, 'hour'),
+    deliveryOutcomes(context.db, [app.id], windows[1]!.since, 'day'),
   ]);
   return {
     app: { id: app.id, name: app.name },
@@ -39,6 +43,7 @@ export async function loader({ request, context, params }: LoaderFunctionArgs) {
     endpoints,
     disabled: disabled.map((endpoint) => ({ ...endpoint, disabled_at: endpoint.disabled_at && utcMinute(endpoint.disabled_at) })),
     activity,
+    charts: { hourly: hourly.map(bucketView), daily: daily.map(bucketView) },
   };
 }
 
@@ -53,7 +58,7 @@ function successRate(succeeded: number, total: number): string {
 
 // Remix requires the route component to be the module's default export.
 export default function AppOverview() {
-  const { app, subscribers, endpoints, disabled, activity } = useLoaderData<typeof loader>();
+  const { app, subscribers, endpoints, disabled, activity, charts } = useLoaderData<typeof loader>();
   const base = `/apps/${app.id}`;
 
   return (
@@ -112,6 +117,8 @@ export default function AppOverview() {
       ) : null}
 
       <h2>Activity</h2>
+      <OutcomeChart title="Deliveries per hour, last 24 hours" buckets={charts.hourly} unit="hour" />
+      <OutcomeChart title="Deliveries per day, last 7 days" buckets={charts.daily} unit="day" />
       <div style={{ overflowX: 'auto' }}>
         <table>
           <thead>
