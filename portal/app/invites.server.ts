@@ -3,6 +3,7 @@ import type { AppLoadContext } from '@remix-run/node';
 import { createInvite, findInviteByTokenHash, revokeInvite, type Invite } from '../../db/invites.ts';
 import { signToken, verifyToken } from '../../lib/tokens.ts';
 import type { PortalUser } from './auth.server';
+import { utcMinute } from './utc-minute';
 
 export const INVITE_TTL_MS = 7 * 24 * 60 * 60_000;
 
@@ -25,7 +26,7 @@ export async function sendInvite(context: AppLoadContext, from: PortalUser, inpu
       '',
       `Accept the invite and choose your password: ${link}`,
       '',
-      `The link works once, until ${expiresAt.toISOString().slice(0, 16).replace('T', ' ')} UTC. If you did not expect it, ignore this email.`,
+      `The link works once, until ${utcMinute(expiresAt)}. If you did not expect it, ignore this email.`,
     ].join('\n'),
   };
   try {

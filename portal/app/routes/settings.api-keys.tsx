@@ -1,5 +1,5 @@
 import { data, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node';
-import { Form, Link, useActionData, useLoaderData, useRouteError } from '@remix-run/react';
+import { Form, useActionData, useLoaderData, useRouteError } from '@remix-run/react';
 import { useId, useState } from 'react';
 import { ApiKeyIn } from '../../../api/api-keys.ts';
 import { createApiKey, listApiKeys, revokeApiKey } from '../../../db/api-keys.ts';
@@ -11,12 +11,12 @@ import { ErrorPage } from '../components/error-page';
 import { Field } from '../components/field';
 import { csrfToken, requireCsrf } from '../csrf.server';
 import { formText } from '../forms.server';
+import { Pager } from '../pager';
+import { utcMinute } from '../utc-minute';
 
 const PER_PAGE = 50;
 
 export const meta: MetaFunction = () => [{ title: 'API keys · openhooks portal' }];
-
-const minute = (at: Date | null): string | null => (at ? `${at.toISOString().slice(0, 16).replace('T', ' ')} UTC` : null);
 
 export async function loader({ request, context }: LoaderFunctionArgs) {
   const user = await requireUser(request, context);
@@ -30,9 +30,9 @@ export async function loader({ request, context }: LoaderFunctionArgs) {
         id: row.id,
         name: row.name,
         prefix: `ohk_${row.prefix}`,
-        createdAt: minute(row.created_at)!,
-        lastUsedAt: minute(row.last_used_at),
-        revokedAt: minute(row.revoked_at),
+        createdAt: utcMinute(row.created_at),
+        lastUsedAt: row.last_used_at && utcMinute(row.last_used_at),
+        revokedAt: row.revoked_at && utcMinute(row.revoked_at),
       })),
       page,
       pages: Math.max(1, Math.ceil(list.total / PER_PAGE)),
@@ -132,12 +132,7 @@ export default function ApiKeys() {
           </li>
         ))}
       </ul>
-      {pages > 1 ? (
-        <nav aria-label="Pages">
-          {page > 1 ? <Link to={`?page=${page - 1}`}>Previous page</Link> : null} Page {page} of {pages}{' '}
-          {page < pages ? <Link to={`?page=${page + 1}`}>Next page</Link> : null}
-        </nav>
-      ) : null}
+      <Pager page={page} pages={pages} />
     </>
   );
 }

@@ -11,6 +11,7 @@ import { FormError } from '../components/form-error';
 import { csrfToken, requireCsrf } from '../csrf.server';
 import { collectErrors, emailError, formText } from '../forms.server';
 import { sendInvite } from '../invites.server';
+import { utcMinute } from '../utc-minute';
 
 export const meta: MetaFunction = () => [{ title: 'Team · openhooks portal' }];
 
@@ -18,8 +19,6 @@ type Role = PortalUser['role'];
 const ROLES: Role[] = ['owner', 'admin', 'member'];
 const INVITE_ROLES = ['admin', 'member'] as const;
 const LAST_OWNER = 'An account needs at least one owner: make someone else an owner first.';
-
-const minute = (at: Date): string => `${at.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
 
 export async function loader({ request, context }: LoaderFunctionArgs) {
   const user = await requireUser(request, context);
@@ -30,7 +29,7 @@ export async function loader({ request, context }: LoaderFunctionArgs) {
       csrf: token,
       me: { id: user.id, role: user.role },
       members: users.map((u) => ({ id: u.id, name: u.name, email: u.email, role: u.role })),
-      invites: invites.map((i) => ({ id: i.id, email: i.email, role: i.role, expiresAt: minute(i.expires_at) })),
+      invites: invites.map((i) => ({ id: i.id, email: i.email, role: i.role, expiresAt: utcMinute(i.expires_at) })),
       canManage: user.role !== 'member',
     },
     { headers },
