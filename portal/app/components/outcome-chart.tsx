@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'react';
-import { Bar, BarChart, CartesianGrid, Legend, Tooltip, XAxis, YAxis } from 'recharts';
+import { Bar, BarChart, CartesianGrid, Legend, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
 
 export interface OutcomeBucketView {
   /** ISO time the hour or day starts (UTC). */
@@ -13,7 +13,6 @@ export function bucketView(bucket: { start: Date; succeeded: number; failed: num
   return { start: bucket.start.toISOString(), succeeded: bucket.succeeded, failed: bucket.failed };
 }
 
-const WIDTH = 640;
 const HEIGHT = 220;
 
 /**
@@ -37,21 +36,24 @@ export function OutcomeChart({ title, buckets, unit }: { title: string; buckets:
       </figcaption>
       {drawn ? (
         <div role="img" aria-label={summary}>
-          <BarChart width={WIDTH} height={HEIGHT} data={rows} margin={{ top: 8, right: 8, bottom: 0, left: 0 }}>
-            <defs>
-              <pattern id={patternId} width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)">
-                <rect width="6" height="6" fill="#f3c1c1" />
-                <line x1="0" y1="0" x2="0" y2="6" stroke="#b42318" strokeWidth="3" />
-              </pattern>
-            </defs>
-            <CartesianGrid strokeDasharray="3 3" vertical={false} />
-            <XAxis dataKey="label" interval="preserveStartEnd" tick={{ fontSize: 11 }} />
-            <YAxis allowDecimals={false} width={40} tick={{ fontSize: 11 }} />
-            <Tooltip />
-            <Legend />
-            <Bar dataKey="succeeded" name="Succeeded" stackId="outcome" fill="#2e7d32" isAnimationActive={false} />
-            <Bar dataKey="failed" name="Failed" stackId="outcome" fill={`url(#${patternId})`} stroke="#b42318" isAnimationActive={false} />
-          </BarChart>
+          {/* The chart takes its container's width, so it fits a phone as well as a desktop. */}
+          <ResponsiveContainer width="100%" height={HEIGHT}>
+            <BarChart data={rows} margin={{ top: 8, right: 8, bottom: 0, left: 0 }}>
+              <defs>
+                <pattern id={patternId} width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)">
+                  <rect width="6" height="6" fill="#f3c1c1" />
+                  <line x1="0" y1="0" x2="0" y2="6" stroke="#b42318" strokeWidth="3" />
+                </pattern>
+              </defs>
+              <CartesianGrid strokeDasharray="3 3" vertical={false} />
+              <XAxis dataKey="label" interval="preserveStartEnd" tick={{ fontSize: 11 }} />
+              <YAxis allowDecimals={false} width={40} tick={{ fontSize: 11 }} />
+              <Tooltip />
+              <Legend />
+              <Bar dataKey="succeeded" name="Succeeded" stackId="outcome" fill="#2e7d32" isAnimationActive={false} />
+              <Bar dataKey="failed" name="Failed" stackId="outcome" fill={`url(#${patternId})`} stroke="#b42318" isAnimationActive={false} />
+            </BarChart>
+          </ResponsiveContainer>
         </div>
       ) : null}
       <details open={!drawn}>
