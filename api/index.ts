@@ -8,7 +8,7 @@ import { codeSamples, SAMPLE_LANGUAGES, type CodeSamples } from './code-samples.
 import type { DeliveryStarts } from './delivery-starts.ts';
 import { appsRouter } from './apps.ts';
 import { attemptsRouter } from './attempts.ts';
-import { authenticate, TrustedKeys } from './auth.ts';
+import { authenticate, type TrustedKeys } from './auth.ts';
 import { endpointsRouter } from './endpoints.ts';
 import { errorHandler, jsonBody, routeNotFound } from './errors.ts';
 import { eventTypesRouter } from './event-types.ts';
@@ -27,6 +27,8 @@ export interface ApiDeps {
   temporal: TemporalGateway;
   secrets: SecretBox;
   config: Pick<Config, 'publicUrl' | 'secretRotationOverlapMs' | 'rateLimitPerSecond' | 'allowPrivateNetwork' | 'allowedNetworks' | 'allowHttp' | 'maxSubscribersPerApp' | 'maxEndpointsPerSubscriber'>;
+  /** The process's verified API keys; the portal shares it, so a key it revokes is refused here at once. */
+  trustedKeys: TrustedKeys;
 }
 
 /** The REST API mounted at /api/v1: one router per resource; all but health and the document need an API key. */
@@ -42,7 +44,7 @@ export function createApi(deps: ApiDeps): { router: Router; spec: ApiSpec } {
     res.json(document);
   });
 
-  const trustedKeys = new TrustedKeys();
+  const { trustedKeys } = deps;
   api.use(authenticate(db, trustedKeys));
   api.use(rateLimitPerKey(deps.config.rateLimitPerSecond));
   // Messages parse their own bodies with the smaller limit; everything else gets 1 MiB.

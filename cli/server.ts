@@ -2,6 +2,7 @@ import express from 'express';
 import swaggerUi from 'swagger-ui-express';
 import type { Server } from 'node:http';
 import { DeliveryStarts } from '../api/delivery-starts.ts';
+import { TrustedKeys } from '../api/auth.ts';
 import { createApi } from '../api/index.ts';
 import { createMailer } from '../activities/mailer.ts';
 import { log } from '../lib/log.ts';
@@ -30,12 +31,13 @@ export async function startServer(opts: ProcessDeps & { portal?: boolean }): Pro
   app.disable('x-powered-by');
   app.locals.publicUrl = config.publicUrl;
   app.set('trust proxy', 'loopback');
-  const api = createApi({ db, starts, temporal, secrets, config });
+  const trustedKeys = new TrustedKeys();
+  const api = createApi({ db, starts, temporal, secrets, config, trustedKeys });
   app.use('/api/v1', api.router);
   // Reference docs rendered by Swagger UI (assets served locally) from the generated document.
   app.use('/docs', swaggerUi.serve, swaggerUi.setup(undefined, { swaggerOptions: { url: '/api/v1/openapi.json' }, customSiteTitle: 'openhooks API' }));
   if (opts.portal ?? true) {
-    if (portalBuildExists()) await mountPortal(app, { db, secrets, config, mailer, starts });
+    if (portalBuildExists()) await mountPortal(app, { db, secrets, config, mailer, starts, trustedKeys });
     else log.warn('the portal is not built (npm run build); serving the API only');
   }
 

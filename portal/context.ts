@@ -1,3 +1,4 @@
+import type { TrustedKeys } from '../api/auth.ts';
 import type { DeliveryStarts } from '../api/delivery-starts.ts';
 import type { Mailer } from '../activities/mailer.ts';
 import type { Db } from '../db/connection.ts';
@@ -16,6 +17,8 @@ export type PortalContext = {
   config: Config;
   mailer: Mailer;
   starts: DeliveryStarts;
+  /** The API's verified keys in this process: a key revoked in the portal is forgotten there at once. */
+  trustedKeys: TrustedKeys;
   /** The client's address (behind a trusted proxy, the one it reports), for per-address login throttling. */
   clientAddress?: string;
 };

@@ -6,6 +6,7 @@ import { createElement } from 'react';
 import { renderToStaticMarkup } from 'react-dom/server';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { createMailer } from '../../activities/mailer.ts';
+import { TrustedKeys } from '../../api/auth.ts';
 import { DeliveryStarts } from '../../api/delivery-starts.ts';
 import { createDb, migrateToLatest, type Db } from '../../db/connection.ts';
 import { findUserByEmail } from '../../db/users.ts';
@@ -40,7 +41,7 @@ beforeAll(async () => {
   await migrateToLatest(db);
   const mailer = createMailer({ smtpUrl: smtp.url, from: 'portal@openhooks.test', dataDir: mkdtempSync(path.join(tmpdir(), 'portal-auth-')) });
   // The portal's delivery starts are not used by these routes; the gateway connects only when asked to.
-  context = { db, secrets: new SecretBox(config.encryptionKey!), config, mailer, starts: new DeliveryStarts(db, new TemporalGateway(config.temporal), config) };
+  context = { db, secrets: new SecretBox(config.encryptionKey!), config, mailer, starts: new DeliveryStarts(db, new TemporalGateway(config.temporal), config), trustedKeys: new TrustedKeys() };
 });
 
 afterAll(async () => {

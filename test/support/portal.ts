@@ -1,5 +1,6 @@
 import type { AppLoadContext } from '@remix-run/node';
 import { createMailer } from '../../activities/mailer.ts';
+import { TrustedKeys } from '../../api/auth.ts';
 import { DeliveryStarts } from '../../api/delivery-starts.ts';
 import { withTemporalAddress } from '../../cli/runtime.ts';
 import { createDb, migrateToLatest } from '../../db/connection.ts';
@@ -29,7 +30,7 @@ export async function createPortalContext(): Promise<PortalTestContext> {
   await migrateToLatest(db);
   const temporal = new TemporalGateway(config.temporal);
   const mailer = createMailer({ smtpUrl: undefined, from: config.mailFrom, dataDir: config.dataDir });
-  const context: AppLoadContext = { db, secrets: new SecretBox(config.encryptionKey!), config, mailer, starts: new DeliveryStarts(db, temporal, config) };
+  const context: AppLoadContext = { db, secrets: new SecretBox(config.encryptionKey!), config, mailer, starts: new DeliveryStarts(db, temporal, config), trustedKeys: new TrustedKeys() };
   return {
     context,
     async close() {

@@ -71,7 +71,8 @@ export async function action({ request, context }: ActionFunctionArgs) {
   if (intent === 'revoke') {
     const revoked = await revokeApiKey(context.db, user.accountId, formText(form, 'id'));
     if (!revoked) throw new Response('Not found', { status: 404, statusText: 'Not Found' });
-    return data<ActionResult>({ intent, errors: {}, values: {}, done: `API key ${revoked.name} revoked: requests with it are refused within 2 seconds.` });
+    context.trustedKeys.forget(revoked.id);
+    return data<ActionResult>({ intent, errors: {}, values: {}, done: `API key ${revoked.name} revoked: requests with it are refused from now on (by other server processes within 2 seconds).` });
   }
 
   throw new Response('Unknown action', { status: 400, statusText: 'Bad Request' });
