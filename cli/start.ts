@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { createAccount } from '../db/accounts.ts';
+import { createApp } from '../db/apps.ts';
 import { createDb, migrateToLatest, type Db } from '../db/connection.ts';
+import { createEventType } from '../db/event-types.ts';
 import type { Config } from '../lib/config.ts';
 import { log } from '../lib/log.ts';
 import { SecretBox } from '../lib/secrets.ts';
@@ -59,12 +61,15 @@ export async function startAllInOne(baseConfig: Config): Promise<void> {
   running.db = db;
   await migrateToLatest(db);
 
-  let demo: { email: string; password: string; apiKey: string } | undefined;
+  let demo: { email: string; password: string; apiKey: string; appId: string } | undefined;
   const anyAccount = await db.selectFrom('accounts').select('id').limit(1).executeTakeFirst();
   if (!anyAccount) {
     const password = randomBytes(9).toString('base64url');
-    const account = await createAccount(db, { name: 'Demo', email: 'demo@openhooks.local', password });
-    demo = { email: 'demo@openhooks.local', password, apiKey: account.apiKey };
+    const account = await createAccount(db, { name: 'Demo', email: 'demo@openhooks.local', password, ownerName: 'Demo' });
+    // Something to look at on the first login: an app with one event type, ready for a subscriber.
+    const app = await createApp(db, account.accountId, { name: 'Demo app' });
+    await createEventType(db, app.id, { name: 'user.created', description: 'A user signed up' });
+    demo = { email: 'demo@openhooks.local', password, apiKey: account.apiKey, appId: app.id };
   }
 
   const full = withTemporalAddress(config, temporalAddress);
@@ -82,7 +87,13 @@ export async function startAllInOne(baseConfig: Config): Promise<void> {
     `  Temporal UI:  ${config.temporal.uiUrl}`,
     `  Postgres:     ${running.postgres ? `${running.postgres.displayUrl} (embedded; data in ${dataDir}/postgres, password in ${dataDir}/postgres.password)` : 'DATABASE_URL'}`,
     ...(demo
-      ? ['', 'First start: a demo account was created. Keep these, they are shown once:', `  Login:        ${demo.email} / ${demo.password}`, `  API key:      ${demo.apiKey}`]
+      ? [
+          '',
+          'First start: a demo account was created. Keep these, they are shown once:',
+          `  Login:        ${demo.email} / ${demo.password}`,
+          `  API key:      ${demo.apiKey}`,
+          `  Demo app:     ${config.publicUrl}/apps/${demo.appId} (event type user.created)`,
+        ]
       : []),
     '',
     'Stop with Ctrl-C.',

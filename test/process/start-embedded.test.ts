@@ -79,6 +79,27 @@ describe('npm start with its embedded defaults', () => {
     if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   });
 
+  it('signs the printed demo login in at /login and shows the demo app on the dashboard', async () => {
+    const [, email, password] = /Login:\s+(\S+) \/ (\S+)/.exec(start.stdout()) ?? [];
+    expect(email, start.stdout()).toBe('demo@openhooks.local');
+    const form = await fetch(`${start.url}/login`);
+    expect(form.status).toBe(200);
+    const cookie = form.headers.get('set-cookie')!.split(';')[0]!;
+    const csrf = /name="csrf" value="([^"]+)"/.exec(await form.text())?.[1];
+    expect(csrf).toBeDefined();
+    const login = await fetch(`${start.url}/login`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ email: email!, password: password!, csrf: csrf!, redirectTo: '/' }),
+    });
+    expect(login.status).toBe(302);
+    const session = login.headers.get('set-cookie')!.split(';')[0]!;
+    const dashboard = await fetch(`${start.url}/`, { headers: { cookie: session } });
+    expect(dashboard.status).toBe(200);
+    expect(await dashboard.text()).toContain('Demo app');
+  });
+
   it('accepts a concurrent burst with 202 for every message and delivers every one', async () => {
     try {
       const { statuses, ids } = await burst(300, 'burst');
