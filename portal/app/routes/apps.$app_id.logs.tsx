@@ -7,6 +7,7 @@ import { listSubscribers } from '../../../db/subscribers.ts';
 import { AppErrorBoundary } from '../app-error-boundary';
 import { requireAccountApp } from '../apps.server';
 import { requireUser } from '../auth.server';
+import { Field, SelectField } from '../components/field';
 import { nextPageSearch, parseLogQuery } from '../log-query';
 
 /** Attempts per page. */
@@ -63,12 +64,12 @@ export default function Logs() {
       <h1>Logs</h1>
       <p>Every delivery attempt of this app, newest first. The filters live in the address, so you can share the link.</p>
       <Form method="get" className="filters" aria-label="Filter attempts">
-        <Choice label="Status" name="status" value={values.status} error={errors.status} options={[['success', 'Succeeded'], ['failed', 'Failed']]} />
-        <Choice label="Subscriber" name="subscriber" value={values.subscriber} options={subscribers.map((s) => [s.id, s.name])} />
-        <Choice label="Endpoint" name="endpoint" value={values.endpoint} options={endpoints.map((e) => [e.id, e.url])} />
-        <Choice label="Event type" name="event_type" value={values.event_type} options={eventTypes.map((t) => [t, t])} />
-        <DateInput label="From (UTC)" name="since" value={values.since} error={errors.since} />
-        <DateInput label="To (UTC, inclusive)" name="until" value={values.until} error={errors.until} />
+        <SelectField label="Status" name="status" defaultValue={values.status} error={errors.status} includeAny options={[['success', 'Succeeded'], ['failed', 'Failed']]} />
+        <SelectField label="Subscriber" name="subscriber" defaultValue={values.subscriber} includeAny options={subscribers.map((s) => [s.id, s.name])} />
+        <SelectField label="Endpoint" name="endpoint" defaultValue={values.endpoint} includeAny options={endpoints.map((e) => [e.id, e.url])} />
+        <SelectField label="Event type" name="event_type" defaultValue={values.event_type} includeAny options={eventTypes.map((t) => [t, t])} />
+        <Field label="From (UTC)" name="since" type="date" defaultValue={values.since} error={errors.since} />
+        <Field label="To (UTC, inclusive)" name="until" type="date" defaultValue={values.until} error={errors.until} />
         <div className="field">
           <label htmlFor="log-q">Message or event id</label>
           <input id="log-q" name="q" type="search" defaultValue={values.q} placeholder="msg_… or your event id" />
@@ -128,43 +129,6 @@ export default function Logs() {
         {next ? <Link to={next}>Older attempts</Link> : null}
       </nav>
     </>
-  );
-}
-
-function Choice({ label, name, value, options, error }: { label: string; name: string; value: string; options: [string, string][]; error?: string }) {
-  const id = `log-${name}`;
-  return (
-    <div className="field">
-      <label htmlFor={id}>{label}</label>
-      <select id={id} name={name} defaultValue={value} aria-invalid={error ? true : undefined} aria-describedby={error ? `${id}-error` : undefined}>
-        <option value="">Any</option>
-        {options.map(([optionValue, text]) => (
-          <option key={optionValue} value={optionValue}>
-            {text}
-          </option>
-        ))}
-      </select>
-      {error ? (
-        <p id={`${id}-error`} className="field-error">
-          {error}
-        </p>
-      ) : null}
-    </div>
-  );
-}
-
-function DateInput({ label, name, value, error }: { label: string; name: string; value: string; error?: string }) {
-  const id = `log-${name}`;
-  return (
-    <div className="field">
-      <label htmlFor={id}>{label}</label>
-      <input id={id} name={name} type="date" defaultValue={value} aria-invalid={error ? true : undefined} aria-describedby={error ? `${id}-error` : undefined} />
-      {error ? (
-        <p id={`${id}-error`} className="field-error">
-          {error}
-        </p>
-      ) : null}
-    </div>
   );
 }
 

@@ -1,12 +1,11 @@
 import { data, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node';
 import { Form, useActionData, useLoaderData, useRouteError } from '@remix-run/react';
-import { useId } from 'react';
 import { listPendingInvites, revokeInvite } from '../../../db/invites.ts';
 import { deleteUser, findAccountUser, findUserByEmail, listAccountUsers, lockAccountOwners, setUserRole } from '../../../db/users.ts';
 import { requireRole, requireUser, type PortalUser } from '../auth.server';
 import { CsrfField } from '../components/csrf-field';
 import { ErrorPage } from '../components/error-page';
-import { Field } from '../components/field';
+import { Field, SelectField } from '../components/field';
 import { FormError } from '../components/form-error';
 import { csrfToken, requireCsrf } from '../csrf.server';
 import { collectErrors, emailError, formText } from '../forms.server';
@@ -125,7 +124,7 @@ export default function Team() {
             <input type="hidden" name="intent" value="invite" />
             <FormError message={inviting?.errors.form} />
             <Field label="Email" name="email" type="email" autoComplete="off" required defaultValue={inviting?.done ? '' : inviting?.values.email} error={inviting?.errors.email} />
-            <RoleChoice label="Role" options={INVITE_ROLES} value={inviting?.done ? 'member' : (inviting?.values.role ?? 'member')} error={inviting?.errors.role} />
+            <SelectField label="Role" name="role" options={roleOptions(INVITE_ROLES)} defaultValue={inviting?.done ? 'member' : (inviting?.values.role ?? 'member')} error={inviting?.errors.role} />
             <button type="submit">Send invite</button>
           </Form>
         </>
@@ -158,7 +157,7 @@ export default function Team() {
                     <CsrfField token={csrf} />
                     <input type="hidden" name="intent" value="role" />
                     <input type="hidden" name="id" value={member.id} />
-                    <RoleChoice label={`Role of ${member.name ?? member.email}`} options={ROLES} value={member.role} />
+                    <SelectField label={`Role of ${member.name ?? member.email}`} name="role" options={roleOptions(ROLES)} defaultValue={member.role} />
                     <p>
                       <button type="submit">Change role</button>
                     </p>
@@ -203,25 +202,9 @@ export default function Team() {
   );
 }
 
-function RoleChoice({ label, options, value, error }: { label: string; options: readonly Role[]; value: string; error?: string }) {
-  const id = useId();
-  return (
-    <div className="field">
-      <label htmlFor={id}>{label}</label>
-      <select id={id} name="role" defaultValue={value} aria-invalid={error ? true : undefined} aria-describedby={error ? `${id}-error` : undefined}>
-        {options.map((role) => (
-          <option key={role} value={role}>
-            {role}
-          </option>
-        ))}
-      </select>
-      {error ? (
-        <p id={`${id}-error`} className="field-error">
-          {error}
-        </p>
-      ) : null}
-    </div>
-  );
+/** A role's option shows its own name. */
+function roleOptions(roles: readonly Role[]): [Role, Role][] {
+  return roles.map((role) => [role, role]);
 }
 
 export function ErrorBoundary() {
