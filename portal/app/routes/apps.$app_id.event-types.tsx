@@ -1,12 +1,12 @@
 import { data, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node';
-import { Form, Link, useActionData, useLoaderData } from '@remix-run/react';
+import { Link, useActionData, useLoaderData } from '@remix-run/react';
 import { WebhookEventIn, WebhookEventPatch } from '../../../api/event-types.ts';
 import { countEndpointsNaming } from '../../../db/endpoints.ts';
 import { createEventType, deleteEventType, findEventType, listEventTypes, updateEventType } from '../../../db/event-types.ts';
 import { AppErrorBoundary } from '../app-error-boundary';
 import { fieldErrors, requireAccountApp } from '../apps.server';
 import { requireRole, requireUser } from '../auth.server';
-import { CsrfField } from '../components/csrf-field';
+import { IntentForm } from '../components/intent-form';
 import { Field } from '../components/field';
 import { csrfToken, requireCsrf } from '../csrf.server';
 import { formText } from '../forms.server';
@@ -104,9 +104,7 @@ export default function EventTypes() {
       {result?.done ? <p role="status">{result.done}</p> : null}
 
       <h2>Add an event type</h2>
-      <Form method="post">
-        <CsrfField token={csrf} />
-        <input type="hidden" name="intent" value="create" />
+      <IntentForm csrf={csrf} intent="create">
         <Field
           label="Event type"
           name="event_type"
@@ -119,7 +117,7 @@ export default function EventTypes() {
         <p>
           <button type="submit">Add event type</button>
         </p>
-      </Form>
+      </IntentForm>
 
       <h2>Event types</h2>
       {eventTypes.length === 0 ? <p>This app has no event types yet. Add the first one above.</p> : null}
@@ -130,10 +128,7 @@ export default function EventTypes() {
             <li key={eventType.id} style={{ borderTop: '1px solid var(--line)', padding: '0.5rem 0' }}>
               <h3 style={{ overflowWrap: 'anywhere' }}>{eventType.name}</h3>
               <p>{eventType.description ?? 'No description.'}</p>
-              <Form method="post">
-                <CsrfField token={csrf} />
-                <input type="hidden" name="intent" value="describe" />
-                <input type="hidden" name="id" value={eventType.id} />
+              <IntentForm csrf={csrf} intent="describe" id={eventType.id}>
                 <Field
                   label={`Description of ${eventType.name}`}
                   name="description"
@@ -143,7 +138,7 @@ export default function EventTypes() {
                 <p>
                   <button type="submit">Save description</button>
                 </p>
-              </Form>
+              </IntentForm>
               {canDelete ? (
                 <details open={mine?.intent === 'delete' && !mine.done}>
                   <summary>Delete {eventType.name}…</summary>
@@ -154,12 +149,9 @@ export default function EventTypes() {
                   ) : (
                     <p>Messages of this type are refused once it is gone. Deleting cannot be undone.</p>
                   )}
-                  <Form method="post">
-                    <CsrfField token={csrf} />
-                    <input type="hidden" name="intent" value="delete" />
-                    <input type="hidden" name="id" value={eventType.id} />
+                  <IntentForm csrf={csrf} intent="delete" id={eventType.id}>
                     <button type="submit">Yes, delete {eventType.name}</button>
-                  </Form>
+                  </IntentForm>
                 </details>
               ) : null}
             </li>

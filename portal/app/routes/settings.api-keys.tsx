@@ -1,12 +1,12 @@
 import { data, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node';
-import { Form, useActionData, useLoaderData, useRouteError } from '@remix-run/react';
+import { useActionData, useLoaderData, useRouteError } from '@remix-run/react';
 import { useId, useState } from 'react';
 import { ApiKeyIn } from '../../../api/api-keys.ts';
 import { createApiKey, listApiKeys, revokeApiKey } from '../../../db/api-keys.ts';
 import { newApiKey } from '../../../lib/secrets.ts';
 import { fieldErrors } from '../apps.server';
 import { requireRole, requireUser } from '../auth.server';
-import { CsrfField } from '../components/csrf-field';
+import { IntentForm } from '../components/intent-form';
 import { ErrorPage } from '../components/error-page';
 import { Field } from '../components/field';
 import { csrfToken, requireCsrf } from '../csrf.server';
@@ -97,12 +97,10 @@ export default function ApiKeys() {
       {canManage ? (
         <>
           <h2>Create an API key</h2>
-          <Form method="post" className="stack">
-            <CsrfField token={csrf} />
-            <input type="hidden" name="intent" value="create" />
+          <IntentForm csrf={csrf} intent="create" className="stack">
             <Field label="Name" name="name" required defaultValue={creating?.created ? '' : creating?.values.name} error={creating?.errors.name} hint="Where the key is used, such as production backend." />
             <button type="submit">Create API key</button>
-          </Form>
+          </IntentForm>
         </>
       ) : (
         <p>Only owners and admins of your account can create or revoke API keys.</p>
@@ -122,12 +120,9 @@ export default function ApiKeys() {
               <details>
                 <summary>Revoke {apiKey.name}…</summary>
                 <p>Requests with this key are refused from then on. Revoking cannot be undone.</p>
-                <Form method="post">
-                  <CsrfField token={csrf} />
-                  <input type="hidden" name="intent" value="revoke" />
-                  <input type="hidden" name="id" value={apiKey.id} />
+                <IntentForm csrf={csrf} intent="revoke" id={apiKey.id}>
                   <button type="submit">Yes, revoke {apiKey.name}</button>
-                </Form>
+                </IntentForm>
               </details>
             ) : null}
           </li>

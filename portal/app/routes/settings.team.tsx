@@ -1,9 +1,9 @@
 import { data, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node';
-import { Form, useActionData, useLoaderData, useRouteError } from '@remix-run/react';
+import { useActionData, useLoaderData, useRouteError } from '@remix-run/react';
 import { listPendingInvites, revokeInvite } from '../../../db/invites.ts';
 import { deleteUser, findAccountUser, findUserByEmail, listAccountUsers, lockAccountOwners, setUserRole } from '../../../db/users.ts';
 import { requireRole, requireUser, type PortalUser } from '../auth.server';
-import { CsrfField } from '../components/csrf-field';
+import { IntentForm } from '../components/intent-form';
 import { ErrorPage } from '../components/error-page';
 import { Field, SelectField } from '../components/field';
 import { FormError } from '../components/form-error';
@@ -119,14 +119,12 @@ export default function Team() {
       {canManage ? (
         <>
           <h2>Invite someone</h2>
-          <Form method="post" className="stack">
-            <CsrfField token={csrf} />
-            <input type="hidden" name="intent" value="invite" />
+          <IntentForm csrf={csrf} intent="invite" className="stack">
             <FormError message={inviting?.errors.form} />
             <Field label="Email" name="email" type="email" autoComplete="off" required defaultValue={inviting?.done ? '' : inviting?.values.email} error={inviting?.errors.email} />
             <SelectField label="Role" name="role" options={roleOptions(INVITE_ROLES)} defaultValue={inviting?.done ? 'member' : (inviting?.values.role ?? 'member')} error={inviting?.errors.role} />
             <button type="submit">Send invite</button>
-          </Form>
+          </IntentForm>
         </>
       ) : (
         <p>Only owners and admins of your account can invite people or change roles.</p>
@@ -153,24 +151,18 @@ export default function Team() {
               ) : null}
               {canManage ? (
                 <>
-                  <Form method="post">
-                    <CsrfField token={csrf} />
-                    <input type="hidden" name="intent" value="role" />
-                    <input type="hidden" name="id" value={member.id} />
+                  <IntentForm csrf={csrf} intent="role" id={member.id}>
                     <SelectField label={`Role of ${member.name ?? member.email}`} name="role" options={roleOptions(ROLES)} defaultValue={member.role} />
                     <p>
                       <button type="submit">Change role</button>
                     </p>
-                  </Form>
+                  </IntentForm>
                   <details open={mine?.intent === 'remove' && !mine.done}>
                     <summary>Remove {member.name ?? member.email}…</summary>
                     <p>They can no longer log in to this account. Removing cannot be undone; invite them again to bring them back.</p>
-                    <Form method="post">
-                      <CsrfField token={csrf} />
-                      <input type="hidden" name="intent" value="remove" />
-                      <input type="hidden" name="id" value={member.id} />
+                    <IntentForm csrf={csrf} intent="remove" id={member.id}>
                       <button type="submit">Yes, remove {member.name ?? member.email}</button>
-                    </Form>
+                    </IntentForm>
                   </details>
                 </>
               ) : null}
@@ -188,12 +180,9 @@ export default function Team() {
               {invite.email} · {invite.role} · expires {invite.expiresAt}
             </p>
             {canManage ? (
-              <Form method="post">
-                <CsrfField token={csrf} />
-                <input type="hidden" name="intent" value="revoke" />
-                <input type="hidden" name="id" value={invite.id} />
+              <IntentForm csrf={csrf} intent="revoke" id={invite.id}>
                 <button type="submit">Revoke invite to {invite.email}</button>
-              </Form>
+              </IntentForm>
             ) : null}
           </li>
         ))}
