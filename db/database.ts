@@ -206,6 +206,8 @@ export interface Database {
 export type ApiKey = Selectable<ApiKeysTable>;
 export type App = Selectable<AppsTable>;
 export type User = Selectable<UsersTable>;
+/** An invitation to join an account, by emailed link. */
+export type Invite = Selectable<InvitesTable>;
 export type EventType = Selectable<EventTypesTable>;
 export type Subscriber = Selectable<SubscribersTable>;
 export type Endpoint = Selectable<EndpointsTable>;

@@ -1,10 +1,6 @@
-import type { Selectable } from 'kysely';
 import { newId } from '../lib/ids.ts';
 import type { Db } from './connection.ts';
-import type { InvitesTable } from './database.ts';
-
-/** An invitation to join an account, by emailed link. (Beside the other row types in database.ts once that file's owner moves it.) */
-export type Invite = Selectable<InvitesTable>;
+import type { Invite } from './database.ts';
 
 /**
  * A new invite; earlier pending invites to the same email in the account are withdrawn, so only the

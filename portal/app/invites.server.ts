@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { AppLoadContext } from '@remix-run/node';
-import { createInvite, findInviteByTokenHash, revokeInvite, type Invite } from '../../db/invites.ts';
+import type { Invite } from '../../db/database.ts';
+import { createInvite, findInviteByTokenHash, revokeInvite } from '../../db/invites.ts';
 import { signToken, verifyToken } from '../../lib/tokens.ts';
 import type { PortalUser } from './auth.server';
 import { utcMinute } from './utc-minute';
