@@ -22,7 +22,8 @@ export function createNotifyActivities({ db, mailer, publicUrl, clock = () => ne
       await createEndpointDisabledNotifications(db, { accountId: notice.account_id, appId: notice.app_id, endpointId: notice.endpoint_id, deliveryId }, recipients);
 
       const lastTry = Context.current().info.attempt >= NOTIFY_ATTEMPTS;
-      const link = `${publicUrl}/apps/${notice.app_id}/endpoints/${notice.endpoint_id}`;
+      // The portal page of the endpoint's subscriber, where it is re-enabled.
+      const link = `${publicUrl}/apps/${notice.app_id}/subscribers/${notice.subscriber_id}`;
       let sent = 0;
       let failed = 0;
       let retry: string | undefined;

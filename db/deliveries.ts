@@ -32,7 +32,7 @@ export type DeliveryToSend = NonNullable<Awaited<ReturnType<typeof findDeliveryT
 export function findDisabledEndpointNotice(db: Db, deliveryId: string) {
   return deliveryContext(db)
     .innerJoin('subscribers', 'subscribers.id', 'deliveries.subscriber_id')
-    .select(['apps.account_id', 'apps.id as app_id', 'apps.name as app_name', 'deliveries.endpoint_id', 'endpoints.url', 'endpoints.disabled_reason'])
+    .select(['apps.account_id', 'apps.id as app_id', 'apps.name as app_name', 'deliveries.subscriber_id', 'deliveries.endpoint_id', 'endpoints.url', 'endpoints.disabled_reason'])
     .select(['subscribers.name as subscriber_name', 'subscribers.email as subscriber_email', 'messages.id as message_id', 'messages.event_type'])
     .where('deliveries.id', '=', deliveryId)
     .executeTakeFirst();

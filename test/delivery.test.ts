@@ -107,7 +107,7 @@ describe('delivery', () => {
     expect(stack.smtp.mails.filter((m) => m.text.includes(endpointId))).toHaveLength(2);
     expect(mails.flatMap((m) => m.to).sort()).toEqual(['ops@acme.test', stack.ownerEmail]);
     for (const mail of mails) {
-      expect(mail.text).toContain(`http://openhooks.test/apps/${appId}/endpoints/${endpointId}`);
+      expect(mail.text).toContain(`http://openhooks.test/apps/${appId}/subscribers/${subscriberId}`);
       expect(mail.text).toContain(posted.body.id);
       expect(mail.text).toContain('5 failed attempts; the last got HTTP 500');
     }
