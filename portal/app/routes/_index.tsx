@@ -6,6 +6,7 @@ import { listDisabledEndpoints } from '../../../db/endpoints.ts';
 import { requireUser } from '../auth.server';
 import { ErrorPage } from '../components/error-page';
 import { bucketView, OutcomeChart } from '../components/outcome-chart';
+import { utcMinute } from '../utc-minute';
 
 export const meta: MetaFunction = () => [{ title: 'Dashboard · openhooks portal' }];
 
@@ -34,7 +35,7 @@ export async function loader({ request, context }: LoaderFunctionArgs) {
       subscriberId: e.subscriber_id,
       subscriberName: e.subscriber_name,
       reason: e.disabled_reason,
-      at: e.disabled_at ? `${e.disabled_at.toISOString().slice(0, 16).replace('T', ' ')} UTC` : null,
+      at: e.disabled_at ? utcMinute(e.disabled_at) : null,
     })),
     hourly: hourly.map(bucketView),
   };

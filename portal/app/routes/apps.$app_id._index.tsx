@@ -9,6 +9,7 @@ import { AppErrorBoundary } from '../app-error-boundary';
 import { requireAccountApp } from '../apps.server';
 import { requireUser } from '../auth.server';
 import { bucketView, OutcomeChart } from '../components/outcome-chart';
+import { utcMinute } from '../utc-minute';
 
 const HOUR_MS = 3_600_000;
 /** The overview lists this many disabled endpoints; the subscribers page has them all. */
@@ -45,11 +46,6 @@ export async function loader({ request, context, params }: LoaderFunctionArgs) {
     activity,
     charts: { hourly: hourly.map(bucketView), daily: daily.map(bucketView) },
   };
-}
-
-/** Server and browser render the same text, whatever their time zones. */
-function utcMinute(at: Date): string {
-  return `${at.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
 }
 
 function successRate(succeeded: number, total: number): string {
