@@ -1,6 +1,7 @@
 import { redirect, type AppLoadContext } from '@remix-run/node';
 import { findUser } from '../../db/users.ts';
 import type { User } from '../../db/database.ts';
+import { csrfCheckedForm } from './csrf.server';
 import { getSession } from './session.server';
 
 export interface PortalUser {
@@ -40,6 +41,14 @@ export function requireRole(user: PortalUser, roles: PortalUser['role'][]): void
     statusText: 'Forbidden',
     headers: { 'Content-Type': 'text/plain; charset=utf-8' },
   });
+}
+
+/** The posted form of a page only owners and admins may change: CSRF token first, then the login, then the role. */
+export async function requireManagerForm(request: Request, context: AppLoadContext): Promise<{ form: FormData; user: PortalUser }> {
+  const form = await csrfCheckedForm(request, context);
+  const user = await requireUser(request, context);
+  requireRole(user, ['owner', 'admin']);
+  return { form, user };
 }
 
 /**

@@ -15,6 +15,13 @@ export async function csrfToken(request: Request, context: AppLoadContext): Prom
   return { token, headers: { 'Set-Cookie': await commitSession(session, context) } };
 }
 
+/** The posted form, once its CSRF token is checked: every portal action starts here. */
+export async function csrfCheckedForm(request: Request, context: AppLoadContext): Promise<FormData> {
+  const form = await request.formData();
+  await requireCsrf(request, context, form);
+  return form;
+}
+
 /** Throws a 403 Response unless the form's `csrf` field matches the session's nonce. */
 export async function requireCsrf(request: Request, context: AppLoadContext, form: FormData): Promise<void> {
   const session = await getSession(request, context);

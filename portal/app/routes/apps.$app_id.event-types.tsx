@@ -4,11 +4,11 @@ import { WebhookEventIn, WebhookEventPatch } from '../../../api/event-types.ts';
 import { countEndpointsNaming } from '../../../db/endpoints.ts';
 import { createEventType, deleteEventType, findEventType, listEventTypes, updateEventType } from '../../../db/event-types.ts';
 import { AppErrorBoundary } from '../app-error-boundary';
-import { fieldErrors, requireAccountApp } from '../apps.server';
+import { fieldErrors, requireAccountApp, requireAppForm } from '../apps.server';
 import { requireRole, requireUser } from '../auth.server';
 import { IntentForm } from '../components/intent-form';
 import { Field } from '../components/field';
-import { csrfToken, requireCsrf } from '../csrf.server';
+import { csrfToken } from '../csrf.server';
 import { formText } from '../forms.server';
 import { Pager } from '../pager';
 
@@ -46,10 +46,7 @@ interface ActionResult {
 }
 
 export async function action({ request, context, params }: ActionFunctionArgs) {
-  const form = await request.formData();
-  await requireCsrf(request, context, form);
-  const user = await requireUser(request, context);
-  const app = await requireAccountApp(context.db, user.accountId, params.app_id);
+  const { form, user, app } = await requireAppForm(request, context, params.app_id);
   const intent = formText(form, 'intent');
 
   if (intent === 'create') {

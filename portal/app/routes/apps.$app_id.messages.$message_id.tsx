@@ -10,7 +10,7 @@ import { AppErrorBoundary } from '../app-error-boundary';
 import { requireAccountApp } from '../apps.server';
 import { requireUser } from '../auth.server';
 import { CsrfField } from '../components/csrf-field';
-import { csrfToken, requireCsrf } from '../csrf.server';
+import { csrfToken, csrfCheckedForm } from '../csrf.server';
 import { formText } from '../forms.server';
 
 /** A message's attempts shown at most (a delivery makes 5 per run; resends add runs). */
@@ -86,8 +86,7 @@ export async function loader(args: LoaderFunctionArgs) {
 
 /** Resend one delivery of this message now: the same transaction and start as the API's resend. */
 export async function action(args: ActionFunctionArgs) {
-  const form = await args.request.formData();
-  await requireCsrf(args.request, args.context, form);
+  const form = await csrfCheckedForm(args.request, args.context);
   const { message } = await requireMessage(args);
   const deliveryId = formText(form, 'delivery_id');
   const { db, starts } = args.context;

@@ -6,11 +6,11 @@ import { AppPatch } from '../../../api/apps.ts';
 import { updateApp } from '../../../db/apps.ts';
 import { formatDuration, parseDuration } from '../../../lib/duration.ts';
 import { AppErrorBoundary } from '../app-error-boundary';
-import { fieldErrors, requireAccountApp } from '../apps.server';
+import { fieldErrors, requireAccountApp, requireAppForm } from '../apps.server';
 import { requireUser } from '../auth.server';
 import { CsrfField } from '../components/csrf-field';
 import { Field } from '../components/field';
-import { csrfToken, requireCsrf } from '../csrf.server';
+import { csrfToken } from '../csrf.server';
 import { formText } from '../forms.server';
 import { formatSpan, retryPreview, type RetrySchedule } from '../retry-preview';
 
@@ -32,10 +32,7 @@ export async function loader({ request, context, params }: LoaderFunctionArgs) {
 }
 
 export async function action({ request, context, params }: ActionFunctionArgs) {
-  const form = await request.formData();
-  await requireCsrf(request, context, form);
-  const user = await requireUser(request, context);
-  const app = await requireAccountApp(context.db, user.accountId, params.app_id);
+  const { form, app } = await requireAppForm(request, context, params.app_id);
   const values = { name: formText(form, 'name'), retry_initial_interval: formText(form, 'retry_initial_interval'), retry_backoff_coefficient: formText(form, 'retry_backoff_coefficient') };
 
   // The form takes a duration and a decimal as text; the API's schema then checks them, with its bounds.

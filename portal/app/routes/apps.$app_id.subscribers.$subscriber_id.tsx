@@ -18,7 +18,7 @@ import { requireRole, requireUser } from '../auth.server';
 import { CsrfField } from '../components/csrf-field';
 import { Field } from '../components/field';
 import { FormError } from '../components/form-error';
-import { csrfToken, requireCsrf } from '../csrf.server';
+import { csrfToken, csrfCheckedForm } from '../csrf.server';
 import { formText } from '../forms.server';
 
 export const meta: MetaFunction<typeof loader> = ({ data }) => [{ title: `${data?.subscriber.name ?? 'Subscriber'} · ${data?.app.name ?? 'App'} · openhooks portal` }];
@@ -115,8 +115,7 @@ function endpointForm(form: FormData) {
 }
 
 export async function action({ request, context, params }: ActionFunctionArgs) {
-  const form = await request.formData();
-  await requireCsrf(request, context, form);
+  const form = await csrfCheckedForm(request, context);
   const { user, app, subscriber } = await requireAppSubscriber(request, context, params);
   const { db } = context;
   const intent = formText(form, 'intent') as Intent;

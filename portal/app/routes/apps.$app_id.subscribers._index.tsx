@@ -4,12 +4,12 @@ import { ApiError } from '../../../api/errors.ts';
 import { addSubscriber, SubscriptionIn } from '../../../api/subscribers.ts';
 import { searchSubscribers } from '../../../db/subscribers.ts';
 import { AppErrorBoundary } from '../app-error-boundary';
-import { fieldErrors, requireAccountApp } from '../apps.server';
+import { fieldErrors, requireAccountApp, requireAppForm } from '../apps.server';
 import { requireUser } from '../auth.server';
 import { CsrfField } from '../components/csrf-field';
 import { Field } from '../components/field';
 import { FormError } from '../components/form-error';
-import { csrfToken, requireCsrf } from '../csrf.server';
+import { csrfToken } from '../csrf.server';
 import { formText, invalidForm } from '../forms.server';
 
 const PER_PAGE = 50;
@@ -40,10 +40,7 @@ export async function loader({ request, context, params }: LoaderFunctionArgs) {
 
 /** Creates a subscriber with the API's schema and limit, then opens its page. */
 export async function action({ request, context, params }: ActionFunctionArgs) {
-  const form = await request.formData();
-  await requireCsrf(request, context, form);
-  const user = await requireUser(request, context);
-  const app = await requireAccountApp(context.db, user.accountId, params.app_id);
+  const { form, app } = await requireAppForm(request, context, params.app_id);
   const values = { name: formText(form, 'name'), email: formText(form, 'email') };
   const parsed = SubscriptionIn.safeParse({ name: values.name, email: values.email || null });
   if (!parsed.success) return invalidForm(fieldErrors(parsed.error), values);

@@ -7,7 +7,7 @@ import { fieldErrors } from '../apps.server';
 import { requireUser } from '../auth.server';
 import { CsrfField } from '../components/csrf-field';
 import { Field } from '../components/field';
-import { csrfToken, requireCsrf } from '../csrf.server';
+import { csrfToken, csrfCheckedForm } from '../csrf.server';
 import { formText } from '../forms.server';
 
 export const meta: MetaFunction = () => [{ title: 'New app · openhooks portal' }];
@@ -19,8 +19,7 @@ export async function loader({ request, context }: LoaderFunctionArgs) {
 }
 
 export async function action({ request, context }: ActionFunctionArgs) {
-  const form = await request.formData();
-  await requireCsrf(request, context, form);
+  const form = await csrfCheckedForm(request, context);
   const user = await requireUser(request, context);
   const values = { name: formText(form, 'name') };
   const parsed = AppIn.safeParse(values);

@@ -5,7 +5,7 @@ import { log } from '../../../lib/log.ts';
 import { CsrfField } from '../components/csrf-field';
 import { ErrorPage } from '../components/error-page';
 import { Field } from '../components/field';
-import { csrfToken, requireCsrf } from '../csrf.server';
+import { csrfToken, csrfCheckedForm } from '../csrf.server';
 import { emailError, formText, invalidForm } from '../forms.server';
 import { passwordResetUrl } from '../password-reset.server';
 
@@ -17,8 +17,7 @@ export async function loader({ request, context }: LoaderFunctionArgs) {
 }
 
 export async function action({ request, context }: ActionFunctionArgs) {
-  const form = await request.formData();
-  await requireCsrf(request, context, form);
+  const form = await csrfCheckedForm(request, context);
   const email = formText(form, 'email').toLowerCase();
   const invalid = emailError(email);
   if (invalid) return invalidForm({ email: invalid }, { email });

@@ -7,7 +7,7 @@ import { CsrfField } from '../components/csrf-field';
 import { ErrorPage } from '../components/error-page';
 import { Field } from '../components/field';
 import { FormError } from '../components/form-error';
-import { csrfToken, requireCsrf } from '../csrf.server';
+import { csrfToken, csrfCheckedForm } from '../csrf.server';
 import { collectErrors, formRaw, formText, invalidForm, newPasswordError } from '../forms.server';
 import { inviteForToken, type InviteState } from '../invites.server';
 import { MIN_PASSWORD_LENGTH } from '../password-rules';
@@ -34,8 +34,7 @@ export async function loader({ request, params, context }: LoaderFunctionArgs) {
 }
 
 export async function action({ request, params, context }: ActionFunctionArgs) {
-  const form = await request.formData();
-  await requireCsrf(request, context, form);
+  const form = await csrfCheckedForm(request, context);
   const found = await inviteForToken(context, params.token ?? '');
   if (found.state !== 'pending') return invalidForm({ form: UNUSABLE[found.state] }, { name: formText(form, 'name') });
   const values = { name: formText(form, 'name') };

@@ -7,7 +7,7 @@ import { CsrfField } from '../components/csrf-field';
 import { ErrorPage } from '../components/error-page';
 import { Field } from '../components/field';
 import { FormError } from '../components/form-error';
-import { csrfToken, requireCsrf } from '../csrf.server';
+import { csrfToken, csrfCheckedForm } from '../csrf.server';
 import { formRaw, formText, invalidForm } from '../forms.server';
 import { LOGIN_THROTTLE_MINUTES, loginThrottle, loginThrottleKeys } from '../login-throttle.server';
 import { signedInSessionCookie } from '../session.server';
@@ -27,8 +27,7 @@ export async function loader({ request, context }: LoaderFunctionArgs) {
 }
 
 export async function action({ request, context }: ActionFunctionArgs) {
-  const form = await request.formData();
-  await requireCsrf(request, context, form);
+  const form = await csrfCheckedForm(request, context);
   const email = formText(form, 'email').toLowerCase();
   const password = formRaw(form, 'password');
   const values = { email };

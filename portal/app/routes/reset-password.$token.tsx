@@ -5,7 +5,7 @@ import { hashPassword } from '../../../lib/secrets.ts';
 import { CsrfField } from '../components/csrf-field';
 import { ErrorPage } from '../components/error-page';
 import { Field } from '../components/field';
-import { csrfToken, requireCsrf } from '../csrf.server';
+import { csrfToken, csrfCheckedForm } from '../csrf.server';
 import { MIN_PASSWORD_LENGTH } from '../password-rules';
 import { formRaw, invalidForm, newPasswordError } from '../forms.server';
 import { userForResetToken } from '../password-reset.server';
@@ -20,8 +20,7 @@ export async function loader({ request, params, context }: LoaderFunctionArgs) {
 }
 
 export async function action({ request, params, context }: ActionFunctionArgs) {
-  const form = await request.formData();
-  await requireCsrf(request, context, form);
+  const form = await csrfCheckedForm(request, context);
   const user = await userForResetToken(context, params.token ?? '');
   if (!user) return invalidForm({ form: 'This link has expired or was already used.' }, {});
   const password = formRaw(form, 'password');

@@ -5,11 +5,11 @@ import { ApiKeyIn } from '../../../api/api-keys.ts';
 import { createApiKey, listApiKeys, revokeApiKey } from '../../../db/api-keys.ts';
 import { newApiKey } from '../../../lib/secrets.ts';
 import { fieldErrors } from '../apps.server';
-import { requireRole, requireUser } from '../auth.server';
+import { requireManagerForm, requireUser } from '../auth.server';
 import { IntentForm } from '../components/intent-form';
 import { ErrorPage } from '../components/error-page';
 import { Field } from '../components/field';
-import { csrfToken, requireCsrf } from '../csrf.server';
+import { csrfToken } from '../csrf.server';
 import { formText } from '../forms.server';
 import { Pager } from '../pager';
 import { utcMinute } from '../utc-minute';
@@ -52,10 +52,7 @@ interface ActionResult {
 }
 
 export async function action({ request, context }: ActionFunctionArgs) {
-  const form = await request.formData();
-  await requireCsrf(request, context, form);
-  const user = await requireUser(request, context);
-  requireRole(user, ['owner', 'admin']);
+  const { form, user } = await requireManagerForm(request, context);
   const intent = formText(form, 'intent');
 
   if (intent === 'create') {

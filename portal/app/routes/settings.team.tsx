@@ -2,12 +2,12 @@ import { data, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFuncti
 import { useActionData, useLoaderData, useRouteError } from '@remix-run/react';
 import { listPendingInvites, revokeInvite } from '../../../db/invites.ts';
 import { deleteUser, findAccountUser, findUserByEmail, listAccountUsers, lockAccountOwners, setUserRole } from '../../../db/users.ts';
-import { requireRole, requireUser, type PortalUser } from '../auth.server';
+import { requireManagerForm, requireUser, type PortalUser } from '../auth.server';
 import { IntentForm } from '../components/intent-form';
 import { ErrorPage } from '../components/error-page';
 import { Field, SelectField } from '../components/field';
 import { FormError } from '../components/form-error';
-import { csrfToken, requireCsrf } from '../csrf.server';
+import { csrfToken } from '../csrf.server';
 import { collectErrors, emailError, formText } from '../forms.server';
 import { sendInvite } from '../invites.server';
 import { utcMinute } from '../utc-minute';
@@ -47,10 +47,7 @@ interface ActionResult {
 const notFound = () => new Response('Not found', { status: 404, statusText: 'Not Found' });
 
 export async function action({ request, context }: ActionFunctionArgs) {
-  const form = await request.formData();
-  await requireCsrf(request, context, form);
-  const user = await requireUser(request, context);
-  requireRole(user, ['owner', 'admin']);
+  const { form, user } = await requireManagerForm(request, context);
   const intent = formText(form, 'intent');
   const { db } = context;
 

@@ -6,7 +6,7 @@ import { optionalUser } from '../auth.server';
 import { CsrfField } from '../components/csrf-field';
 import { ErrorPage } from '../components/error-page';
 import { Field } from '../components/field';
-import { csrfToken, requireCsrf } from '../csrf.server';
+import { csrfToken, csrfCheckedForm } from '../csrf.server';
 import { MIN_PASSWORD_LENGTH } from '../password-rules';
 import { collectErrors, emailError, formRaw, formText, invalidForm, newPasswordError, requiredTextError } from '../forms.server';
 import { signedInSessionCookie } from '../session.server';
@@ -22,8 +22,7 @@ export async function loader({ request, context }: LoaderFunctionArgs) {
 }
 
 export async function action({ request, context }: ActionFunctionArgs) {
-  const form = await request.formData();
-  await requireCsrf(request, context, form);
+  const form = await csrfCheckedForm(request, context);
   const values = { account_name: formText(form, 'account_name'), name: formText(form, 'name'), email: formText(form, 'email').toLowerCase() };
   const password = formRaw(form, 'password');
   const errors = collectErrors({
