@@ -91,8 +91,7 @@ export default function Logs() {
                 <th scope="col">Result</th>
                 <th scope="col">Event type</th>
                 <th scope="col">Message</th>
-                <th scope="col">Subscriber</th>
-                <th scope="col">URL</th>
+                <th scope="col">Subscriber and URL</th>
                 <th scope="col">Attempt</th>
                 <th scope="col">Duration</th>
               </tr>
@@ -100,8 +99,12 @@ export default function Logs() {
             <tbody>
               {attempts.map((a) => (
                 <tr key={a.id}>
-                  <td>
-                    <time dateTime={a.at}>{a.at.replace('T', ' ').slice(0, 19)}</time>
+                  <td className="nowrap">
+                    <time dateTime={a.at}>
+                      {a.at.slice(0, 10)}
+                      <br />
+                      {a.at.slice(11, 19)}
+                    </time>
                   </td>
                   <td>
                     {/* Words as well as colour: the result must read without it. */}
@@ -110,14 +113,18 @@ export default function Logs() {
                   </td>
                   <td>{a.eventType}</td>
                   <td>
-                    <Link to={`/apps/${app.id}/messages/${a.messageId}`}>{a.messageId}</Link>
+                    <Link to={`/apps/${app.id}/messages/${a.messageId}`} className="id">
+                      {a.messageId}
+                    </Link>
                   </td>
-                  <td>{a.subscriber}</td>
-                  <td className="url">{a.url}</td>
+                  <td className="url">
+                    {a.subscriber}
+                    <div className="muted">{a.url}</div>
+                  </td>
                   <td>
                     #{a.number} {a.trigger === 'automatic' ? '' : `(${a.trigger === 'manual' ? 'resend' : a.trigger})`}
                   </td>
-                  <td>{a.durationMs} ms</td>
+                  <td className="nowrap">{a.durationMs} ms</td>
                 </tr>
               ))}
             </tbody>
