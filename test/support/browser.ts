@@ -14,12 +14,17 @@ const HEIGHT = 800;
 // Below vitest's 60 s test timeout, so a missing element fails with Playwright's message, not a bare timeout.
 const ACTION_TIMEOUT_MS = 15_000;
 
-export interface BrowserSession {
-  /** This test's page, in a context (cookies, storage) of its own. */
+/** One person's browser: a page in a context (cookies, storage) of its own. */
+export interface BrowserPerson {
   readonly page: Page;
   readonly context: BrowserContext;
   /** Uncaught errors thrown by the page's scripts during this test (a failed hydration shows up here). */
   readonly pageErrors: string[];
+}
+
+export interface BrowserSession extends BrowserPerson {
+  /** Another person's browser in this test (say, a teammate opening an emailed link), signed out; closed after the test. */
+  anotherPerson(): Promise<BrowserPerson>;
 }
 
 /**
@@ -28,10 +33,19 @@ export interface BrowserSession {
  */
 export function useBrowser(options: { baseUrl?: () => string } = {}): BrowserSession {
   let browser: Browser | undefined;
-  let current: { page: Page; context: BrowserContext; pageErrors: string[] } | undefined;
+  let current: { person: BrowserPerson; others: BrowserPerson[] } | undefined;
   const session = (): NonNullable<typeof current> => {
     if (!current) throw new Error('the browser session exists only inside a test');
     return current;
+  };
+  const newPerson = async (): Promise<BrowserPerson> => {
+    if (!browser) throw new Error('Chromium did not start');
+    const context = await browser.newContext({ viewport: { width: WIDTHS[0], height: HEIGHT }, baseURL: options.baseUrl?.() });
+    context.setDefaultTimeout(ACTION_TIMEOUT_MS);
+    const page = await context.newPage();
+    const pageErrors: string[] = [];
+    page.on('pageerror', (error) => pageErrors.push(error.message));
+    return { page, context, pageErrors };
   };
 
   beforeAll(async () => {
@@ -44,19 +58,13 @@ export function useBrowser(options: { baseUrl?: () => string } = {}): BrowserSes
   });
 
   beforeEach(async () => {
-    if (!browser) throw new Error('Chromium did not start');
-    const context = await browser.newContext({ viewport: { width: WIDTHS[0], height: HEIGHT }, baseURL: options.baseUrl?.() });
-    context.setDefaultTimeout(ACTION_TIMEOUT_MS);
-    const page = await context.newPage();
-    const pageErrors: string[] = [];
-    page.on('pageerror', (error) => pageErrors.push(error.message));
-    current = { page, context, pageErrors };
+    current = { person: await newPerson(), others: [] };
   });
 
   afterEach(async ({ task }) => {
     // What the page showed when the test failed, next to the other screenshots.
-    if (task.result?.state === 'fail' && current) await screenshot(current.page, `failed-${task.name.replace(/[^a-z0-9]+/gi, '-').slice(0, 80)}`);
-    await current?.context.close();
+    if (task.result?.state === 'fail' && current) await screenshot(current.person.page, `failed-${task.name.replace(/[^a-z0-9]+/gi, '-').slice(0, 80)}`);
+    for (const person of [...(current?.others ?? []), current?.person]) await person?.context.close();
     current = undefined;
   });
 
@@ -66,13 +74,18 @@ export function useBrowser(options: { baseUrl?: () => string } = {}): BrowserSes
 
   return {
     get page() {
-      return session().page;
+      return session().person.page;
     },
     get context() {
-      return session().context;
+      return session().person.context;
     },
     get pageErrors() {
-      return session().pageErrors;
+      return session().person.pageErrors;
+    },
+    async anotherPerson() {
+      const person = await newPerson();
+      session().others.push(person);
+      return person;
     },
   };
 }
@@ -138,4 +151,13 @@ export async function unlabelledControls(page: Page): Promise<string[]> {
     }
     return missing;
   });
+}
+
+/** Fills and sends the /signup form the page shows; the new owner is then signed in. */
+export async function signUp(page: Page, owner: { accountName: string; name: string; email: string; password: string }): Promise<void> {
+  await page.getByLabel('Account name', { exact: true }).fill(owner.accountName);
+  await page.getByLabel('Your name', { exact: true }).fill(owner.name);
+  await page.getByLabel('Email', { exact: true }).fill(owner.email);
+  await page.getByLabel('Password', { exact: true }).fill(owner.password);
+  await page.getByRole('button', { name: 'Create account' }).click();
 }
