@@ -6,7 +6,7 @@ import { createEventType, deleteEventType, findEventType, listEventTypes, update
 import { AppErrorBoundary } from '../app-error-boundary';
 import { fieldErrors, requireAccountApp, requireAppForm } from '../apps.server';
 import { requireRole, requireUser } from '../auth.server';
-import { IntentForm } from '../components/intent-form';
+import { ConfirmAction, IntentForm } from '../components/intent-form';
 import { Field } from '../components/field';
 import { csrfToken } from '../csrf.server';
 import { formText } from '../forms.server';
@@ -137,19 +137,16 @@ export default function EventTypes() {
                 </p>
               </IntentForm>
               {canDelete ? (
-                <details open={mine?.intent === 'delete' && !mine.done}>
-                  <summary>Delete {eventType.name}…</summary>
-                  {mine?.errors.delete ? (
-                    <p role="alert" className="field-error">
-                      {mine.errors.delete}
-                    </p>
-                  ) : (
-                    <p>Messages of this type are refused once it is gone. Deleting cannot be undone.</p>
-                  )}
-                  <IntentForm csrf={csrf} intent="delete" id={eventType.id}>
-                    <button type="submit">Yes, delete {eventType.name}</button>
-                  </IntentForm>
-                </details>
+                <ConfirmAction
+                  csrf={csrf}
+                  intent="delete"
+                  id={eventType.id}
+                  verb="Delete"
+                  what={eventType.name}
+                  explanation="Messages of this type are refused once it is gone. Deleting cannot be undone."
+                  error={mine?.errors.delete}
+                  open={mine?.intent === 'delete' && !mine.done}
+                />
               ) : null}
             </li>
           );

@@ -6,7 +6,7 @@ import { createApiKey, listApiKeys, revokeApiKey } from '../../../db/api-keys.ts
 import { newApiKey } from '../../../lib/secrets.ts';
 import { fieldErrors } from '../apps.server';
 import { requireManagerForm, requireUser } from '../auth.server';
-import { IntentForm } from '../components/intent-form';
+import { ConfirmAction, IntentForm } from '../components/intent-form';
 import { ErrorPage } from '../components/error-page';
 import { Field } from '../components/field';
 import { csrfToken } from '../csrf.server';
@@ -114,13 +114,14 @@ export default function ApiKeys() {
               {apiKey.revokedAt ? <strong> · revoked {apiKey.revokedAt}</strong> : null}
             </p>
             {canManage && !apiKey.revokedAt ? (
-              <details>
-                <summary>Revoke {apiKey.name}…</summary>
-                <p>Requests with this key are refused from then on. Revoking cannot be undone.</p>
-                <IntentForm csrf={csrf} intent="revoke" id={apiKey.id}>
-                  <button type="submit">Yes, revoke {apiKey.name}</button>
-                </IntentForm>
-              </details>
+              <ConfirmAction
+                csrf={csrf}
+                intent="revoke"
+                id={apiKey.id}
+                verb="Revoke"
+                what={apiKey.name}
+                explanation="Requests with this key are refused from then on. Revoking cannot be undone."
+              />
             ) : null}
           </li>
         ))}

@@ -3,7 +3,7 @@ import { useActionData, useLoaderData, useRouteError } from '@remix-run/react';
 import { listPendingInvites, revokeInvite } from '../../../db/invites.ts';
 import { deleteUser, findAccountUser, findUserByEmail, listAccountUsers, lockAccountOwners, setUserRole } from '../../../db/users.ts';
 import { requireManagerForm, requireUser, type PortalUser } from '../auth.server';
-import { IntentForm } from '../components/intent-form';
+import { ConfirmAction, IntentForm } from '../components/intent-form';
 import { ErrorPage } from '../components/error-page';
 import { Field, SelectField } from '../components/field';
 import { FormError } from '../components/form-error';
@@ -154,13 +154,15 @@ export default function Team() {
                       <button type="submit">Change role</button>
                     </p>
                   </IntentForm>
-                  <details open={mine?.intent === 'remove' && !mine.done}>
-                    <summary>Remove {member.name ?? member.email}…</summary>
-                    <p>They can no longer log in to this account. Removing cannot be undone; invite them again to bring them back.</p>
-                    <IntentForm csrf={csrf} intent="remove" id={member.id}>
-                      <button type="submit">Yes, remove {member.name ?? member.email}</button>
-                    </IntentForm>
-                  </details>
+                  <ConfirmAction
+                    csrf={csrf}
+                    intent="remove"
+                    id={member.id}
+                    verb="Remove"
+                    what={member.name ?? member.email}
+                    explanation="They can no longer log in to this account. Removing cannot be undone; invite them again to bring them back."
+                    open={mine?.intent === 'remove' && !mine.done}
+                  />
                 </>
               ) : null}
             </li>
