@@ -1,6 +1,6 @@
 import type { Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { screenshot, signUp, usePortal } from '../support/browser.ts';
+import { screenshot, screenshotAtWidths, signUp, unlabelledControls, usePortal } from '../support/browser.ts';
 import { waitFor } from '../support/ports.ts';
 import { startReceiver } from '../support/receiver.ts';
 import { apiClient, type Api } from '../support/stack.ts';
@@ -257,4 +257,24 @@ test('a provider signs up, sets up an app, sends through the API, watches an end
   expect(key.revoked_at).toBeNull();
   expect((await api.get(`/apps/${appId}`)).status).toBe(200);
   expect(teammate.pageErrors).toEqual([]);
+
+  // Every main page, as the owner, on a phone and on a desktop: nothing scrolls sideways, every control has a label.
+  const pages = ['/', `/apps/${appId}`, `/apps/${appId}/settings`, `/apps/${appId}/event-types`, `/apps/${appId}/subscribers`, subscriberPath, logsPath, `/apps/${appId}/messages/${second}`, `/apps/${appId}/getting-started`, '/settings/team', '/settings/api-keys'];
+  for (const path of pages) {
+    await page.goto(path);
+    const overflow = await screenshotAtWidths(page, `page-${path.replace(/[^a-z0-9]+/gi, '-').slice(1, 60) || 'dashboard'}`);
+    expect(overflow, path).toEqual({ 1280: 0, 360: 0 });
+    expect(await unlabelledControls(page), path).toEqual([]);
+  }
+
+  // Keyboard alone: log out, then log in with Tab, typing and Enter.
+  await page.getByRole('button', { name: 'Log out' }).click();
+  await page.goto('/login');
+  await page.getByLabel('Email', { exact: true }).focus();
+  await page.keyboard.type('ada@acme.test');
+  await page.keyboard.press('Tab');
+  await page.keyboard.type('an engine of analysis');
+  await page.keyboard.press('Enter');
+  await page.getByRole('heading', { name: 'Dashboard' }).waitFor();
+  expect(browser.pageErrors).toEqual([]);
 });
