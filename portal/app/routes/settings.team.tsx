@@ -109,7 +109,7 @@ export default function Team() {
       <h1>Team</h1>
       <p>
         Owners and admins manage the team and API keys; only owners can make or change owners, and an account always keeps one. Members see everything and can
-        re-send deliveries, but cannot manage the team, API keys, or delete things.
+        resend deliveries, but cannot manage the team, API keys, or delete things.
       </p>
       {result?.done ? <p role="status">{result.done}</p> : null}
 
