@@ -268,8 +268,9 @@ test('a provider signs up, sets up an app, sends through the API, watches an end
   }
 
   // Keyboard alone: log out, then log in with Tab, typing and Enter.
-  await page.getByRole('button', { name: 'Log out' }).click();
-  await page.goto('/login');
+  await page.getByRole('banner').getByRole('button', { name: 'Log out' }).click();
+  // Logging out lands on /login with a new session (and CSRF token): type only once that page is there.
+  await page.getByRole('heading', { name: 'Log in' }).waitFor();
   await page.getByLabel('Email', { exact: true }).focus();
   await page.keyboard.type('ada@acme.test');
   await page.keyboard.press('Tab');
