@@ -81,7 +81,8 @@ export async function action({ request, context }: ActionFunctionArgs) {
       const target = await findAccountUser(trx, user.accountId, id);
       if (!target) return { found: false as const };
       const touchesOwner = target.role === 'owner' || role === 'owner';
-      if (touchesOwner && user.role !== 'owner') return { found: true as const, target, error: 'Only an owner can make someone an owner, or change or remove an owner.' };
+      // The locked list, not the session read before the lock, says whether the actor is still an owner.
+      if (touchesOwner && !owners.includes(user.id)) return { found: true as const, target, error: 'Only an owner can make someone an owner, or change or remove an owner.' };
       const staysOwner = intent === 'role' && role === 'owner';
       if (target.role === 'owner' && !staysOwner && owners.length <= 1) return { found: true as const, target, error: LAST_OWNER };
       if (intent === 'role') await setUserRole(trx, target.id, role!);
