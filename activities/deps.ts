@@ -1,4 +1,5 @@
 import type { Db } from '../db/connection.ts';
+import type { Config } from '../lib/config.ts';
 import type { SecretBox } from '../lib/secrets.ts';
 import type { HttpSender } from './http.ts';
 import type { Mailer } from './mailer.ts';
@@ -10,5 +11,7 @@ export interface ActivityDeps {
   mailer: Mailer;
   secrets: SecretBox;
   publicUrl: string;
+  /** What a delivery's workflow input is made of (a replay starts deliveries). */
+  delivery: Pick<Config, 'retry' | 'deliveryTimeoutMs'>;
   clock?: () => Date;
 }

@@ -4,7 +4,7 @@ import { findAttempt, listAttempts, type AttemptFilter } from '../db/attempts.ts
 import type { Db } from '../db/connection.ts';
 import type { Attempt } from '../db/database.ts';
 import { requestResend } from '../db/delivery-starts.ts';
-import { deliveryWorkflowId } from '../workflows/delivery-start.ts';
+import { deliveryWorkflowId } from '../workflows/delivery-run.ts';
 import type { DeliveryStarts } from './delivery-starts.ts';
 import { ApiError, notFound } from './errors.ts';
 import { sendPage } from './pagination.ts';

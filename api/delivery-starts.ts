@@ -1,15 +1,20 @@
 import type { Db } from '../db/connection.ts';
+import type { Replay } from '../db/database.ts';
 import { markStarted, type DeliveryToStart, type RequestedStart } from '../db/delivery-starts.ts';
+import { findReplay, markReplaysSignaled, setUnfinishedReplaysStatus, UNFINISHED } from '../db/replays.ts';
 import type { Config } from '../lib/config.ts';
 import { log } from '../lib/log.ts';
 import type { TemporalGateway } from '../lib/temporal.ts';
 import { queuedStartMaxAgeMs, startDeliveryWorkflow } from '../workflows/delivery-start.ts';
+import { signalReplayAction, signalReplayWorkflow, type ReplayAction } from '../workflows/replay-start.ts';
 
 const START_CONCURRENCY = 16;
 /** Deliveries waiting for a background start; past this the reconciler starts them instead. */
 const MAX_QUEUED = 20_000;
 const MARK_BATCH = 1_000;
 const LOG_EVERY_MS = 10_000;
+/** How long (×100 ms) a cancel waits to answer with the replay as the workflow recorded it. */
+const CANCEL_WAIT_POLLS = 30;
 
 interface QueuedStart {
   delivery: DeliveryToStart;
@@ -29,7 +34,8 @@ export class DeliveryStarts {
   private queue: QueuedStart[] = [];
   private head = 0;
   private lanes = 0;
-  private resends = 0;
+  /** Resends and replay signals under way, one request each. */
+  private oneOffs = 0;
   /** Confirmed starts whose `workflow_started_at` is not written yet. */
   private confirmed: string[] = [];
   private marking: Promise<void> | undefined;
@@ -41,7 +47,7 @@ export class DeliveryStarts {
   constructor(
     private readonly db: Db,
     private readonly temporal: TemporalGateway,
-    private readonly config: Pick<Config, 'retry' | 'deliveryTimeoutMs' | 'temporal' | 'reconcileIntervalMs'>,
+    private readonly config: Pick<Config, 'retry' | 'deliveryTimeoutMs' | 'temporal' | 'reconcileIntervalMs' | 'replayConcurrency'>,
     private readonly maxQueued = MAX_QUEUED,
   ) {
     this.maxAgeMs = queuedStartMaxAgeMs(config);
@@ -91,7 +97,7 @@ export class DeliveryStarts {
 
   /** Starts a committed resend's new run now (replacing one still retrying) and confirms it. */
   startResend(start: RequestedStart): void {
-    this.resends++;
+    this.oneOffs++;
     void (async () => {
       const outcome = await startDeliveryWorkflow(this.temporal, this.config, start, start);
       if (outcome.ok) await markStarted(this.db, [start.id], start);
@@ -99,9 +105,44 @@ export class DeliveryStarts {
     })()
       .catch((err: unknown) => log.warn('could not record a started resend', { deliveryId: start.id, error: err }))
       .finally(() => {
-        this.resends--;
+        this.oneOffs--;
         this.settleIfIdle();
       });
+  }
+
+  /** Hands a committed replay request to its endpoint's replay workflow (signal-with-start) and confirms it. */
+  startReplay(replay: Replay): void {
+    this.oneOffs++;
+    void (async () => {
+      const outcome = await signalReplayWorkflow(this.temporal, this.config, replay);
+      if (outcome.ok) await markReplaysSignaled(this.db, [replay.id]);
+      else log.warn('replay not started; the reconciler will start it', { replayId: replay.id, error: outcome.error });
+    })()
+      .catch((err: unknown) => log.warn('could not record a started replay', { replayId: replay.id, error: err }))
+      .finally(() => {
+        this.oneOffs--;
+        this.settleIfIdle();
+      });
+  }
+
+  /**
+   * Pauses, resumes or cancels a replay: the signal goes to its endpoint's workflow, which serves
+   * every unfinished replay of that endpoint, so all their rows change together. Answers the replay
+   * as it now stands, or why nothing changed.
+   */
+  async controlReplay(replay: Replay, action: ReplayAction): Promise<{ ok: true; replay: Replay } | { ok: false; why: 'finished' | 'unavailable' }> {
+    if (!UNFINISHED.includes(replay.status)) return { ok: false, why: 'finished' };
+    const sent = await signalReplayAction(this.temporal, replay.endpoint_id, action);
+    // No run open: the request still waits for its signal (the reconciler's), so there is nothing to act on yet.
+    if (!sent.ok) return { ok: false, why: sent.notRunning ? 'finished' : 'unavailable' };
+    if (action !== 'cancel') await setUnfinishedReplaysStatus(this.db, replay.endpoint_id, action === 'pause' ? 'paused' : 'running');
+    // A cancel is recorded by the workflow itself, at once (it does not wait for sends under way): give it a moment.
+    let now = (await findReplay(this.db, { appId: replay.app_id }, replay.id))!;
+    for (let i = 0; i < CANCEL_WAIT_POLLS && action === 'cancel' && UNFINISHED.includes(now.status); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      now = (await findReplay(this.db, { appId: replay.app_id }, replay.id))!;
+    }
+    return { ok: true, replay: now };
   }
 
   private clearQueue(): number {
@@ -132,7 +173,7 @@ export class DeliveryStarts {
   }
 
   private isIdle(): boolean {
-    return this.lanes === 0 && this.resends === 0 && !this.marking && this.head >= this.queue.length;
+    return this.lanes === 0 && this.oneOffs === 0 && !this.marking && this.head >= this.queue.length;
   }
 
   private settleIfIdle(): void {

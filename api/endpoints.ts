@@ -165,7 +165,7 @@ export function endpointRules(deps: EndpointsDeps) {
     const update: EndpointUpdate = { ...rest, updated_at: now };
     if (enabled_events !== undefined) update.enabled_events = JSON.stringify(enabled_events);
     if (body.status === 'active' && endpoint.status === 'inactive') Object.assign(update, { disabled_reason: null, disabled_at: null });
-    if (body.status === 'inactive' && endpoint.status === 'active') Object.assign(update, { disabled_reason: disabledReason, disabled_at: now });
+    if (body.status === 'inactive' && endpoint.status === 'active') Object.assign(update, { disabled_reason: disabledReason, disabled_at: now, last_disabled_at: now });
     return update;
   }
 

@@ -1,10 +1,13 @@
 import { WorkflowNotFoundError } from '@temporalio/client';
 import type { Db } from '../db/connection.ts';
 import { claimOverdueStarts, markStarted, type ClaimedStart } from '../db/delivery-starts.ts';
+import { claimUnsignaledReplays, markReplaysSignaled } from '../db/replays.ts';
 import type { Config } from '../lib/config.ts';
 import { log } from '../lib/log.ts';
 import { isTemporalUnreachable, type StartOutcome, type TemporalGateway } from '../lib/temporal.ts';
-import { deliveryWorkflowId, overdueStartMs, startDeliveryWorkflow, startRequestOf, startsNewRun } from '../workflows/delivery-start.ts';
+import { deliveryWorkflowId, startRequestOf, startsNewRun } from '../workflows/delivery-run.ts';
+import { overdueStartMs, startDeliveryWorkflow } from '../workflows/delivery-start.ts';
+import { signalReplayWorkflow } from '../workflows/replay-start.ts';
 
 /** Starts leased per round: one round's calls end well within the lease (see overdueStartMs). */
 const CLAIM_BATCH = 16;
@@ -14,7 +17,7 @@ const MAX_ROUNDS = 625;
 export interface ReconcilerDeps {
   db: Db;
   temporal: TemporalGateway;
-  config: Pick<Config, 'retry' | 'deliveryTimeoutMs' | 'temporal' | 'reconcileIntervalMs'>;
+  config: Pick<Config, 'retry' | 'deliveryTimeoutMs' | 'temporal' | 'reconcileIntervalMs' | 'replayConcurrency'>;
 }
 
 /**
@@ -70,4 +73,31 @@ async function finishStart(temporal: TemporalGateway, config: ReconcilerDeps['co
     }
   }
   return startDeliveryWorkflow(temporal, config, start, start);
+}
+
+/**
+ * Sends the replay requests whose signal-with-start was never confirmed (Temporal away, or the
+ * process died after commit) once they are overdue. The workflow ignores a request it already has,
+ * so a signal that did arrive but went unconfirmed is harmless. Returns how many it confirmed.
+ */
+export async function reconcileReplays(
+  { db, temporal, config }: ReconcilerDeps,
+  { overdueMs = overdueStartMs(config), signal }: { overdueMs?: number; signal?: AbortSignal } = {},
+): Promise<number> {
+  let total = 0;
+  for (let round = 0; round < MAX_ROUNDS && !signal?.aborted; round++) {
+    const claimed = await claimUnsignaledReplays(db, { overdueMs, limit: CLAIM_BATCH });
+    if (claimed.length === 0) break;
+    const outcomes = await Promise.all(claimed.map((replay) => signalReplayWorkflow(temporal, config, replay)));
+    const confirmed = claimed.filter((_, i) => outcomes[i]!.ok).map((replay) => replay.id);
+    await markReplaysSignaled(db, confirmed);
+    total += confirmed.length;
+    const failures = outcomes.filter((outcome) => !outcome.ok);
+    if (failures.length > 0) {
+      log.warn('replay requests not sent; the reconciler will try again', { count: failures.length, error: failures[0]!.error });
+      if (failures.some((failure) => failure.unreachable)) break;
+    }
+    if (claimed.length < CLAIM_BATCH) break;
+  }
+  return total;
 }

@@ -7,7 +7,7 @@ import { purgeExpiredIdempotencyKeys } from '../db/idempotency-keys.ts';
 import type { Config } from '../lib/config.ts';
 import { log } from '../lib/log.ts';
 import { connectionOptions, TemporalGateway } from '../lib/temporal.ts';
-import { reconcileStarts } from './reconciler.ts';
+import { reconcileReplays, reconcileStarts } from './reconciler.ts';
 import type { ProcessDeps } from './runtime.ts';
 
 /** How long a stopping worker waits past its grace time before it stops regardless. */
@@ -59,7 +59,7 @@ export async function startWorker(opts: ProcessDeps & { workflowBundle?: Workflo
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
     workflowBundle: opts.workflowBundle ?? (await bundleWorkflows()),
-    activities: createActivities({ db, http, mailer, secrets: opts.secrets, publicUrl: config.publicUrl }),
+    activities: createActivities({ db, http, mailer, secrets: opts.secrets, publicUrl: config.publicUrl, delivery: config }),
     shutdownGraceTime,
     // Past this the worker stops even if Temporal is gone and activities cannot report back.
     shutdownForceTime: shutdownGraceTime + SHUTDOWN_FORCE_AFTER_GRACE_MS,
@@ -72,6 +72,8 @@ export async function startWorker(opts: ProcessDeps & { workflowBundle?: Workflo
     startLoop('reconciler', config.reconcileIntervalMs, async (signal) => {
       const started = await reconcileStarts({ db, temporal: gateway, config }, { signal });
       if (started > 0) log.info('reconciler started delivery workflows', { started });
+      const replays = await reconcileReplays({ db, temporal: gateway, config }, { signal });
+      if (replays > 0) log.info('reconciler sent replay requests', { replays });
     }),
     startLoop('idempotency key purge', PURGE_EVERY_MS, async () => {
       const purged = await purgeExpiredIdempotencyKeys(db);

@@ -77,6 +77,8 @@ export interface SubscribersTable {
   app_id: string;
   name: string;
   email: string | null;
+  /** Subscriber portal links (and the sessions they opened) issued before this are refused. */
+  portal_links_revoked_at: NullableTimestamp;
   created_at: CreatedAt;
   updated_at: Timestamp;
 }
@@ -96,6 +98,8 @@ export interface EndpointsTable {
   previous_secret_expires_at: NullableTimestamp;
   disabled_reason: string | null;
   disabled_at: NullableTimestamp;
+  /** When it was last disabled; kept when it is re-enabled, so a replay knows where its miss began. */
+  last_disabled_at: NullableTimestamp;
   created_at: CreatedAt;
   updated_at: Timestamp;
 }
@@ -176,6 +180,36 @@ export interface NotificationsTable {
   created_at: CreatedAt;
 }
 
+export type ReplayStatus = 'running' | 'paused' | 'completed' | 'cancelled' | 'stopped';
+/** Who asked for a replay: a provider user (portal), an API key, or a subscriber (its portal link). */
+export type ReplayRequesterKind = 'user' | 'api_key' | 'subscriber_link';
+
+export interface ReplaysTable {
+  id: string;
+  app_id: string;
+  subscriber_id: string;
+  endpoint_id: string;
+  requested_by_kind: ReplayRequesterKind;
+  /** The user's, API key's or subscriber's id. */
+  requested_by: string;
+  /** Deliveries created in [since, until) are replayed. */
+  since: Timestamp;
+  until: Timestamp;
+  status: ColumnType<ReplayStatus, ReplayStatus | undefined, ReplayStatus>;
+  /** Why it stopped (status `stopped`), for people. */
+  reason: ColumnType<string | null, string | null | undefined, string | null>;
+  total: ColumnType<number, number | undefined, number>;
+  sent: ColumnType<number, number | undefined, number>;
+  succeeded: ColumnType<number, number | undefined, number>;
+  failed: ColumnType<number, number | undefined, number>;
+  remaining: ColumnType<number, number | undefined, number>;
+  /** Set once Temporal confirmed the signal-with-start; null rows are the reconciler's to send. */
+  workflow_signaled_at: NullableTimestamp;
+  finished_at: NullableTimestamp;
+  created_at: CreatedAt;
+  updated_at: Timestamp;
+}
+
 export interface IdempotencyKeysTable {
   account_id: string;
   key: string;
@@ -201,6 +235,7 @@ export interface Database {
   attempts: AttemptsTable;
   notifications: NotificationsTable;
   idempotency_keys: IdempotencyKeysTable;
+  replays: ReplaysTable;
 }
 
 export type ApiKey = Selectable<ApiKeysTable>;
@@ -214,5 +249,6 @@ export type Endpoint = Selectable<EndpointsTable>;
 export type EndpointUpdate = Updateable<EndpointsTable>;
 export type Message = Selectable<MessagesTable>;
 export type Attempt = Selectable<AttemptsTable>;
+export type Replay = Selectable<ReplaysTable>;
 export type NewAttempt = Insertable<AttemptsTable>;
 

@@ -28,10 +28,10 @@ export type RequestedStart = DeliveryToStart & StartRequest;
 /** A start the reconciler leased: its new request, and the one it found unconfirmed. */
 export type ClaimedStart = RequestedStart & { previousRequestedAt: string };
 
-const requestToken = (column: Expression<Date>): RawBuilder<string> => sql<string>`(extract(epoch from ${column}) * 1000000)::bigint::text`;
+export const requestToken = (column: Expression<Date>): RawBuilder<string> => sql<string>`(extract(epoch from ${column}) * 1000000)::bigint::text`;
 
 /** What a start reads of a delivery, its message and its app. */
-const START_COLUMNS = [
+export const START_COLUMNS = [
   'deliveries.id',
   'deliveries.app_id',
   'deliveries.subscriber_id',

@@ -8,7 +8,7 @@ import { fetchPage, newestFirst, type PageOf, type PageSlice } from './pages.ts'
 export async function disableEndpoint(db: Db, endpointId: string, reason: string, now: Date): Promise<boolean> {
   const row = await db
     .updateTable('endpoints')
-    .set({ status: 'inactive', disabled_reason: reason, disabled_at: now, updated_at: now })
+    .set({ status: 'inactive', disabled_reason: reason, disabled_at: now, last_disabled_at: now, updated_at: now })
     .where('id', '=', endpointId)
     .where('status', '=', 'active')
     .returning('id')

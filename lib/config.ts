@@ -32,6 +32,8 @@ export interface Config {
   maxSubscribersPerApp: number;
   maxEndpointsPerSubscriber: number;
   reconcileIntervalMs: number;
+  /** Deliveries one endpoint's replay has in flight at once. */
+  replayConcurrency: number;
   /** How long a rotated-out signing secret keeps signing next to the new one. */
   secretRotationOverlapMs: number;
   /** Requests per second per API key; 0 turns the limit off. */
@@ -172,6 +174,7 @@ export function loadConfig(env: Env = process.env): Config {
     maxSubscribersPerApp: integer('MAX_SUBSCRIBERS_PER_APP', 10_000, 1, 10_000_000),
     maxEndpointsPerSubscriber: integer('MAX_ENDPOINTS_PER_SUBSCRIBER', 20, 1, 10_000),
     reconcileIntervalMs: duration('RECONCILE_INTERVAL', '30s', 100, 3_600_000),
+    replayConcurrency: integer('REPLAY_CONCURRENCY', 10, 1, 1_000),
     secretRotationOverlapMs: duration('SECRET_ROTATION_OVERLAP', '24h', 0, 30 * 86_400_000),
     rateLimitPerSecond: integer('RATE_LIMIT', 100, 0, 1_000_000),
     logLevel: oneOf('LOG_LEVEL', 'info', ['debug', 'info', 'warn', 'error'] as const),

@@ -1,4 +1,4 @@
-import { Client, Connection, isGrpcServiceError, WorkflowExecutionAlreadyStartedError, type Workflow, type WorkflowStartOptions } from '@temporalio/client';
+import { Client, Connection, isGrpcServiceError, WorkflowExecutionAlreadyStartedError, type Workflow, type WorkflowSignalWithStartOptions, type WorkflowStartOptions } from '@temporalio/client';
 import type { Config } from './config.ts';
 
 export type TemporalSettings = Config['temporal'] & { address: string };
@@ -71,7 +71,16 @@ export class TemporalGateway {
   }
 
   /** Starts a workflow and says how it went; never throws. */
-  async startWorkflow<T extends Workflow>(workflowType: string, options: WorkflowStartOptions<T>): Promise<StartOutcome> {
+  startWorkflow<T extends Workflow>(workflowType: string, options: WorkflowStartOptions<T>): Promise<StartOutcome> {
+    return this.startCall((client) => client.workflow.start<T>(workflowType, options));
+  }
+
+  /** Signals a workflow, starting it first when it is not running; says how it went, never throws. */
+  signalWithStart<T extends Workflow, A extends unknown[]>(workflowType: string, options: WorkflowSignalWithStartOptions<A> & WorkflowStartOptions<T>): Promise<StartOutcome> {
+    return this.startCall((client) => client.workflow.signalWithStart<T, A>(workflowType, options));
+  }
+
+  private async startCall(fn: (client: Client) => Promise<unknown>): Promise<StartOutcome> {
     try {
       await this.client();
     } catch (error) {
@@ -79,7 +88,7 @@ export class TemporalGateway {
       return { ok: false, unreachable: true, error };
     }
     try {
-      await this.call((client) => client.workflow.start<T>(workflowType, options));
+      await this.call(fn);
       return { ok: true, created: true };
     } catch (error) {
       if (error instanceof WorkflowExecutionAlreadyStartedError) return { ok: true, created: false };

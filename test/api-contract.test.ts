@@ -8,7 +8,7 @@ import { createAccount } from '../db/accounts.ts';
 import { createDb } from '../db/connection.ts';
 import { loadConfig } from '../lib/config.ts';
 import { SecretBox } from '../lib/secrets.ts';
-import { deliveryWorkflowId } from '../workflows/delivery-start.ts';
+import { deliveryWorkflowId } from '../workflows/delivery-run.ts';
 import { freePort, waitFor } from './support/ports.ts';
 import { startReceiver, type ReceivedRequest } from './support/receiver.ts';
 import { apiClient, seed, startStack, testEnv, type Api, type Stack } from './support/stack.ts';

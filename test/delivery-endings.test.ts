@@ -1,7 +1,7 @@
 import { Client, Connection } from '@temporalio/client';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';
-import { deliveryWorkflowId } from '../workflows/delivery-start.ts';
+import { deliveryWorkflowId } from '../workflows/delivery-run.ts';
 import { OWN_FAILURE_RETRIES } from '../lib/failures.ts';
 import { newEncryptionKey, SecretBox } from '../lib/secrets.ts';
 import { waitFor } from './support/ports.ts';

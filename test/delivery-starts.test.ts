@@ -9,7 +9,7 @@ import { reconcileStarts } from '../cli/reconciler.ts';
 import type { DeliveryToStart } from '../db/delivery-starts.ts';
 import { TemporalGateway } from '../lib/temporal.ts';
 import { startDevServer, type DevServer } from '../cli/temporal-dev-server.ts';
-import { deliveryWorkflowId } from '../workflows/delivery-start.ts';
+import { deliveryWorkflowId } from '../workflows/delivery-run.ts';
 import { freePort } from './support/ports.ts';
 import { seed, startStack, type Stack, type Seeded } from './support/stack.ts';
 

@@ -1,6 +1,6 @@
 import { Client, Connection } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';
-import { deliveryWorkflowId } from '../workflows/delivery-start.ts';
+import { deliveryWorkflowId } from '../workflows/delivery-run.ts';
 import { waitFor } from './support/ports.ts';
 import { startReceiver } from './support/receiver.ts';
 import { seed, startStack, type Stack } from './support/stack.ts';

@@ -9,7 +9,7 @@ import { loadConfig } from '../lib/config.ts';
 import { DELIVERY_STATUS } from '../lib/search-attributes.ts';
 import { startDeliveryWorkflow } from '../workflows/delivery-start.ts';
 import { TemporalGateway } from '../lib/temporal.ts';
-import { deliveryWorkflowId } from '../workflows/delivery-start.ts';
+import { deliveryWorkflowId } from '../workflows/delivery-run.ts';
 import { waitFor } from './support/ports.ts';
 import { startReceiver } from './support/receiver.ts';
 import { seed, startStack, type Seeded, type Stack } from './support/stack.ts';

@@ -5,7 +5,7 @@ import { findMessageDeliveries } from '../../../db/deliveries.ts';
 import { requestResend } from '../../../db/delivery-starts.ts';
 import { findMessage } from '../../../db/messages.ts';
 import { findSubscribers } from '../../../db/subscribers.ts';
-import { deliveryWorkflowId } from '../../../workflows/delivery-start.ts';
+import { deliveryWorkflowId } from '../../../workflows/delivery-run.ts';
 import { AppErrorBoundary } from '../app-error-boundary';
 import { requireAccountApp } from '../apps.server';
 import { requireUser } from '../auth.server';
