@@ -59,3 +59,9 @@ export function searchSubscribers(db: Db, appId: string, search: string, slice: 
   if (search) query = query.where((eb) => eb.or([eb('name', 'ilike', pattern), eb('email', 'ilike', pattern)]));
   return fetchPage(newestFirst(query), slice);
 }
+
+/** Refuses every portal link of the subscriber issued so far, and the sessions they opened; false when it does not exist. */
+export async function revokePortalLinks(db: Db, subscriberId: string, now: Date): Promise<boolean> {
+  const row = await db.updateTable('subscribers').set({ portal_links_revoked_at: now }).where('id', '=', subscriberId).returning('id').executeTakeFirst();
+  return row !== undefined;
+}
