@@ -45,7 +45,7 @@ export class TrustedKeys {
   }
 }
 
-/** Checks `Authorization: Bearer <api key>` and puts the key's account on `res.locals.accountId`. */
+/** Checks `Authorization: Bearer <api key>` and puts the key's account and id on `res.locals.accountId` and `res.locals.apiKeyId`. */
 export function authenticate(db: Db, trusted: TrustedKeys): RequestHandler {
   return handle(async (req, res, next) => {
     const match = /^Bearer\s+(\S+)\s*$/i.exec(req.get('authorization') ?? '');
@@ -73,4 +73,9 @@ export function authenticate(db: Db, trusted: TrustedKeys): RequestHandler {
 
 export function accountOf(res: Response): string {
   return res.locals.accountId as string;
+}
+
+/** The id of the API key that authenticated the request: what a replay records as its requester. */
+export function apiKeyOf(res: Response): string {
+  return res.locals.apiKeyId as string;
 }
