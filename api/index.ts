@@ -1,6 +1,7 @@
 import { Router } from 'express';
 import type { Db } from '../db/connection.ts';
 import type { Config } from '../lib/config.ts';
+import { PORTAL_LINK_KEY_PURPOSE } from '../lib/portal-links.ts';
 import type { SecretBox } from '../lib/secrets.ts';
 import type { TemporalGateway } from '../lib/temporal.ts';
 import { apiKeysRouter } from './api-keys.ts';
@@ -16,6 +17,7 @@ import { healthRouter } from './health.ts';
 import { messagesRouter } from './messages.ts';
 import { openApiDocument } from './openapi.ts';
 import { rateLimitPerKey } from './rate-limit.ts';
+import { replaysRouter } from './replays.ts';
 import { ApiSpec, type Operation } from './route.ts';
 import { subscribersRouter } from './subscribers.ts';
 
@@ -52,9 +54,10 @@ export function createApi(deps: ApiDeps): { router: Router; spec: ApiSpec } {
   api.use(jsonBody('1mb'));
   api.use(appsRouter(db, spec));
   api.use(eventTypesRouter(db, spec));
-  api.use(subscribersRouter(db, spec, deps.config));
+  api.use(subscribersRouter(db, spec, { maxSubscribersPerApp: deps.config.maxSubscribersPerApp, publicUrl: deps.config.publicUrl, portalLinkKey: deps.secrets.deriveKey(PORTAL_LINK_KEY_PURPOSE) }));
   api.use(endpointsRouter(db, spec, { secrets: deps.secrets, rotationOverlapMs: deps.config.secretRotationOverlapMs, network: deps.config, maxEndpointsPerSubscriber: deps.config.maxEndpointsPerSubscriber }));
   api.use(attemptsRouter(db, spec, deps.starts));
+  api.use(replaysRouter(db, spec, deps.starts));
   api.use(apiKeysRouter(db, spec, trustedKeys));
   api.use(routeNotFound);
   api.use(errorHandler);
