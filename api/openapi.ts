@@ -59,7 +59,8 @@ export function openApiDocument(spec: ApiSpec, opts: { serverUrl: string; versio
     const responses: Record<string, unknown> = {
       [op.status]: {
         description: op.summary,
-        content: { 'application/json': { schema: toSchema(op.response, 'output') } },
+        // 204 answers have no body.
+        ...(op.status === 204 ? {} : { content: { 'application/json': { schema: toSchema(op.response, 'output') } } }),
         ...(op.paginated
           ? { headers: { Link: { schema: { type: 'string' }, description: 'first, last, prev and next pages' }, 'X-Total-Count': { schema: { type: 'integer' } } } }
           : {}),
