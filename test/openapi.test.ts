@@ -48,6 +48,8 @@ const OPERATIONS: [Method, string, number][] = [
   ['post', '/apps/{app_id}/subscriptions', 201],
   ['get', '/subscriptions/{id}', 200],
   ['patch', '/subscriptions/{id}', 200],
+  ['post', '/subscriptions/{id}/portal_link', 201],
+  ['delete', '/subscriptions/{id}/portal_links', 204],
   // endpoints.ts
   ['get', '/apps/{app_id}/endpoints', 200],
   ['get', '/subscriptions/{id}/endpoints', 200],
@@ -71,6 +73,14 @@ const OPERATIONS: [Method, string, number][] = [
   ['get', '/apps/{app_id}/endpoints/{endpoint_id}/webhook_attempts', 200],
   ['get', '/apps/{app_id}/webhook_attempts/{id}', 200],
   ['post', '/apps/{app_id}/webhook_attempts/{id}/replay', 202],
+  // replays.ts
+  ['post', '/apps/{app_id}/endpoints/{endpoint_id}/replay', 202],
+  ['get', '/apps/{app_id}/endpoints/{endpoint_id}/replays', 200],
+  ['get', '/apps/{app_id}/endpoints/{endpoint_id}/missed', 200],
+  ['get', '/apps/{app_id}/replays/{replay_id}', 200],
+  ['post', '/apps/{app_id}/replays/{replay_id}/pause', 200],
+  ['post', '/apps/{app_id}/replays/{replay_id}/resume', 200],
+  ['post', '/apps/{app_id}/replays/{replay_id}/cancel', 200],
   // api-keys.ts
   ['get', '/api_keys', 200],
   ['post', '/api_keys', 201],
@@ -113,12 +123,13 @@ describe('GET /api/v1/openapi.json', () => {
     expect((await new Validator().validate(noInfo)).valid).toBe(false);
   });
 
-  it.each(OPERATIONS)('documents %s %s with its %i answer as JSON', (method, path, status) => {
+  it.each(OPERATIONS)('documents %s %s with its %i answer as JSON (none for 204)', (method, path, status) => {
     const operation = doc.paths[path]?.[method];
     expect(operation, `${method.toUpperCase()} ${path} in the document`).toBeDefined();
     const successes = Object.keys(operation.responses).filter((code) => /^2\d\d$/.test(code));
     expect(successes).toEqual([String(status)]);
-    expect(operation.responses[status].content['application/json'].schema).toBeTypeOf('object');
+    if (status === 204) expect(operation.responses[status].content).toBeUndefined();
+    else expect(operation.responses[status].content['application/json'].schema).toBeTypeOf('object');
     expect(operation.operationId).toMatch(/^\w+$/);
     expect(operation.summary).toEqual(expect.any(String));
     // Path parameters are all declared.
