@@ -32,30 +32,13 @@ export async function reconcileStarts(
   { db, temporal, config }: ReconcilerDeps,
   { overdueMs = overdueStartMs(config), signal }: { overdueMs?: number; signal?: AbortSignal } = {},
 ): Promise<number> {
-  try {
-    await temporal.client();
-  } catch (error) {
-    // Leasing rows now would only push their starts back.
-    log.warn('Temporal is unreachable; the reconciler will try again', { error });
-    return 0;
-  }
-  let total = 0;
-  for (let round = 0; round < MAX_ROUNDS && !signal?.aborted; round++) {
-    const claimed = await claimOverdueStarts(db, { overdueMs, limit: CLAIM_BATCH });
-    if (claimed.length === 0) break;
-    const outcomes = await Promise.all(claimed.map((start) => finishStart(temporal, config, start)));
-    const confirmed = claimed.filter((_, i) => outcomes[i]!.ok).map((start) => start.id);
+  return leaseRounds(temporal, signal, {
+    what: 'delivery workflows not started',
+    claim: () => claimOverdueStarts(db, { overdueMs, limit: CLAIM_BATCH }),
+    start: (start) => finishStart(temporal, config, start),
     // One statement leased them all, so they share one request time.
-    await markStarted(db, confirmed, { requestedAt: claimed[0]!.requestedAt });
-    total += confirmed.length;
-    const failures = outcomes.filter((outcome) => !outcome.ok);
-    if (failures.length > 0) {
-      log.warn('delivery workflows not started; the reconciler will try again', { count: failures.length, error: failures[0]!.error });
-      if (failures.some((failure) => failure.unreachable)) break;
-    }
-    if (claimed.length < CLAIM_BATCH) break;
-  }
-  return total;
+    confirm: (confirmed, claimed) => markStarted(db, confirmed.map((start) => start.id), { requestedAt: claimed[0]!.requestedAt }),
+  });
 }
 
 /**
@@ -84,17 +67,42 @@ export async function reconcileReplays(
   { db, temporal, config }: ReconcilerDeps,
   { overdueMs = overdueStartMs(config), signal }: { overdueMs?: number; signal?: AbortSignal } = {},
 ): Promise<number> {
+  return leaseRounds(temporal, signal, {
+    what: 'replay requests not sent',
+    claim: () => claimUnsignaledReplays(db, { overdueMs, limit: CLAIM_BATCH }),
+    start: (replay) => signalReplayWorkflow(temporal, config, replay),
+    confirm: (confirmed) => markReplaysSignaled(db, confirmed.map((replay) => replay.id)),
+  });
+}
+
+/**
+ * Rounds of lease, start, confirm: each round leases up to CLAIM_BATCH rows, starts them all at
+ * once and confirms the ones Temporal took, until none is left, MAX_ROUNDS passed, the worker
+ * stops, or Temporal is unreachable (the rest would fail the same way). Returns how many it confirmed.
+ */
+async function leaseRounds<T>(
+  temporal: TemporalGateway,
+  signal: AbortSignal | undefined,
+  job: { what: string; claim(): Promise<T[]>; start(row: T): Promise<StartOutcome>; confirm(confirmed: T[], claimed: T[]): Promise<void> },
+): Promise<number> {
+  try {
+    await temporal.client();
+  } catch (error) {
+    // Leasing rows now would only push their starts back.
+    log.warn('Temporal is unreachable; the reconciler will try again', { error });
+    return 0;
+  }
   let total = 0;
   for (let round = 0; round < MAX_ROUNDS && !signal?.aborted; round++) {
-    const claimed = await claimUnsignaledReplays(db, { overdueMs, limit: CLAIM_BATCH });
+    const claimed = await job.claim();
     if (claimed.length === 0) break;
-    const outcomes = await Promise.all(claimed.map((replay) => signalReplayWorkflow(temporal, config, replay)));
-    const confirmed = claimed.filter((_, i) => outcomes[i]!.ok).map((replay) => replay.id);
-    await markReplaysSignaled(db, confirmed);
+    const outcomes = await Promise.all(claimed.map((row) => job.start(row)));
+    const confirmed = claimed.filter((_, i) => outcomes[i]!.ok);
+    await job.confirm(confirmed, claimed);
     total += confirmed.length;
     const failures = outcomes.filter((outcome) => !outcome.ok);
     if (failures.length > 0) {
-      log.warn('replay requests not sent; the reconciler will try again', { count: failures.length, error: failures[0]!.error });
+      log.warn(`${job.what}; the reconciler will try again`, { count: failures.length, error: failures[0]!.error });
       if (failures.some((failure) => failure.unreachable)) break;
     }
     if (claimed.length < CLAIM_BATCH) break;
