@@ -65,3 +65,10 @@ export async function revokePortalLinks(db: Db, subscriberId: string, now: Date)
   const row = await db.updateTable('subscribers').set({ portal_links_revoked_at: now }).where('id', '=', subscriberId).returning('id').executeTakeFirst();
   return row !== undefined;
 }
+
+/** The subscriber with its app, unscoped: for the subscriber portal, whose signed session names the subscriber. */
+export async function findSubscriberAndApp(db: Db, subscriberId: string): Promise<{ subscriber: Subscriber; app: App } | undefined> {
+  const subscriber = await db.selectFrom('subscribers').selectAll().where('id', '=', subscriberId).executeTakeFirst();
+  const app = subscriber && (await db.selectFrom('apps').selectAll().where('id', '=', subscriber.app_id).executeTakeFirst());
+  return subscriber && app && { subscriber, app };
+}

@@ -11,14 +11,14 @@ const HEADINGS: Record<number, string> = {
  * What an ErrorBoundary shows: the portal's own refusals (403, 404, 429) with their message, anything
  * else as a failure to show `page`, with what to do next.
  */
-export function ErrorPage({ error, page }: { error: unknown; page: string }) {
+export function ErrorPage({ error, page, home = { to: '/', label: 'the portal home page' } }: { error: unknown; page: string; home?: { to: string; label: string } }) {
   if (isRouteErrorResponse(error) && error.status === 404) {
     return (
       <>
         <title>Page not found · openhooks portal</title>
         <h1>Page not found</h1>
         <p>
-          There is nothing here, or it belongs to another account. Check the URL, or go to the <Link to="/">portal home page</Link>.
+          There is nothing here, or it belongs to another account. Check the URL, or go to <Link to={home.to}>{home.label}</Link>.
         </p>
       </>
     );
@@ -31,7 +31,7 @@ export function ErrorPage({ error, page }: { error: unknown; page: string }) {
         <h1>{heading}</h1>
         <p role="alert">{error.data}</p>
         <p>
-          <Link to="/">Back to the portal home page</Link>
+          <Link to={home.to}>Back to {home.label}</Link>
         </p>
       </>
     );
