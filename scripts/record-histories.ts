@@ -69,11 +69,15 @@ const SCENARIOS: Record<string, Scenario> = {
   },
 };
 
+/** Scenarios of the replay workflow: each records the replay's own closed run. */
+const REPLAY_SCENARIOS = ['replay-completed'];
+
 const { values, positionals } = parseArgs({ options: { release: { type: 'string' } }, allowPositionals: true });
 const release = values.release ?? new Date().toISOString().slice(0, 10);
-const names = positionals.length > 0 ? positionals : Object.keys(SCENARIOS);
-const unknown = names.filter((name) => !(name in SCENARIOS));
-if (unknown.length > 0) throw new Error(`unknown scenario ${unknown.join(', ')}; known: ${Object.keys(SCENARIOS).join(', ')}`);
+const known = [...Object.keys(SCENARIOS), ...REPLAY_SCENARIOS];
+const names = positionals.length > 0 ? positionals : known;
+const unknown = names.filter((name) => !known.includes(name));
+if (unknown.length > 0) throw new Error(`unknown scenario ${unknown.join(', ')}; known: ${known.join(', ')}`);
 
 const tempDir = mkdtempSync(path.join(tmpdir(), 'openhooks-histories-'));
 const temporal = await startDevServer({ dataDir: path.join(tempDir, 'temporal'), port: await freePort(), headless: true, logFile: path.join(tempDir, 'temporal.log') });
@@ -117,7 +121,7 @@ try {
   stops.push(() => server.stop());
   const api = apiClient(server.url, account.apiKey);
 
-  const recorded = await Promise.all(names.map((name) => record(api, name, SCENARIOS[name]!)));
+  const recorded = await Promise.all(names.map((name) => (REPLAY_SCENARIOS.includes(name) ? recordReplay(api, name) : record(api, name, SCENARIOS[name]!))));
   const folder = path.join(HISTORIES, release);
   mkdirSync(folder, { recursive: true });
   for (const { name, json, secret } of recorded) {
@@ -160,6 +164,38 @@ async function record(api: Api, name: string, scenario: Scenario): Promise<{ nam
     // Found by the endpoint's search attribute, so the script does not depend on how ids are made.
     const query = `EndpointId = "${endpoint.endpointId}" AND ExecutionStatus != "Running"`;
     const run = await waitFor(`${name}: the delivery's run to close`, async () => {
+      for await (const execution of client.workflow.list({ query })) return execution;
+      return undefined;
+    }, 60_000, 250);
+    const history = await client.workflow.getHandle(run.workflowId, run.runId).fetchHistory();
+    return { name, json: historyToJson(history), secret: endpoint.secret };
+  } finally {
+    await receiver.close();
+  }
+}
+
+/**
+ * Two messages skipped while an endpoint was inactive, then, once it is active again, two replay
+ * requests (the second merged into the first's run, or served after it): the replay's closed run.
+ */
+async function recordReplay(api: Api, name: string): Promise<{ name: string; json: string; secret: string }> {
+  const receiver = await startReceiver();
+  try {
+    const endpoint = await seed(api, receiver.url);
+    const path = `/subscriptions/${endpoint.subscriberId}/endpoints/${endpoint.endpointId}`;
+    await api.patch(path, { status: 'inactive' });
+    for (const id of [1, 2]) await api.post(`/apps/${endpoint.appId}/messages`, { event_type: 'user.created', version: '1.0', data: { id } });
+    await waitFor(`${name}: both deliveries to be skipped`, async () => {
+      const rows = await db.selectFrom('deliveries').select('status').where('endpoint_id', '=', endpoint.endpointId).execute();
+      return rows.length === 2 && rows.every((row) => row.status === 'skipped') ? true : undefined;
+    }, 60_000, 250);
+    await api.patch(path, { status: 'active' });
+    for (let i = 0; i < 2; i++) {
+      const asked = await api.post(`/apps/${endpoint.appId}/endpoints/${endpoint.endpointId}/replay`, {});
+      if (asked.status !== 202) throw new Error(`${name}: replay not accepted: ${JSON.stringify(asked.body)}`);
+    }
+    const query = `WorkflowType = "replayWorkflow" AND EndpointId = "${endpoint.endpointId}" AND ExecutionStatus != "Running"`;
+    const run = await waitFor(`${name}: the replay's run to close`, async () => {
       for await (const execution of client.workflow.list({ query })) return execution;
       return undefined;
     }, 60_000, 250);
