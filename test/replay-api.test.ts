@@ -3,12 +3,16 @@ import type { ServerResponse } from 'node:http';
 import Ajv2020 from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startServer } from '../cli/server.ts';
+import { withTemporalAddress } from '../cli/runtime.ts';
 import { createAccount } from '../db/accounts.ts';
+import { createDb } from '../db/connection.ts';
+import { loadConfig } from '../lib/config.ts';
 import { PORTAL_LINK_KEY_PURPOSE, portalLinkRevoked, readPortalLink } from '../lib/portal-links.ts';
 import { SecretBox } from '../lib/secrets.ts';
-import { waitFor } from './support/ports.ts';
+import { freePort, waitFor } from './support/ports.ts';
 import { startReceiver } from './support/receiver.ts';
-import { apiClient, seed, startStack, type Api, type Seeded, type Stack } from './support/stack.ts';
+import { apiClient, seed, startStack, testEnv, type Api, type Seeded, type Stack } from './support/stack.ts';
 
 // The REST API of replays (request, follow, list, pause/resume/cancel, what an endpoint missed) and
 // of subscriber portal links (create, revoke), against the real API, worker, Temporal and Postgres.
@@ -329,6 +333,37 @@ describe('pause, resume and cancel', () => {
     expectApiError(await stack.api.post(`/apps/${s.appId}/replays/${accepted.body.id}/pause`, { now: true }), 422, 'validation_failed');
     await waitForReplay(s.appId, accepted.body.id, 'completed');
   });
+});
+
+describe('while Temporal cannot be reached', () => {
+  it('accepts a replay (the worker starts it once overdue), and answers 503 to pause; 409 replay_not_started before its workflow runs', async () => {
+    const address = `127.0.0.1:${await freePort()}`;
+    const config = loadConfig(testEnv({ DATABASE_URL: stack.env.DATABASE_URL!, ENCRYPTION_KEY: stack.env.ENCRYPTION_KEY!, TEMPORAL_ADDRESS: address }));
+    const db = createDb(config.databaseUrl!, 2);
+    const server = await startServer({ config: withTemporalAddress(config, address), db, secrets: new SecretBox(config.encryptionKey!), portal: false });
+    try {
+      const away = apiClient(server.url, stack.apiKey);
+      const r = await receiver();
+      const s = await seed(stack.api, r.url);
+      const ids = await missWhileInactive(s, 2);
+      await setStatus(s, 'active');
+
+      const accepted = await away.post(route(s).replay, {});
+      expect(accepted.status, JSON.stringify(accepted.body)).toBe(202);
+      expect(accepted.body).toMatchObject({ status: 'running', total: 2 });
+      expectApiError(await away.post(`/apps/${s.appId}/replays/${accepted.body.id}/pause`), 503, 'temporal_unavailable');
+      // Temporal is there for this process, but the replay's workflow is not running yet.
+      expectApiError(await stack.api.post(`/apps/${s.appId}/replays/${accepted.body.id}/pause`), 409, 'replay_not_started');
+      expect((await replayRows(s.endpointId))[0]).toMatchObject({ status: 'running', workflow_signaled_at: null });
+
+      // The worker's reconciler sends it once it is overdue (RECONCILE_INTERVAL 1s + the start bound).
+      await waitForReplay(s.appId, accepted.body.id, 'completed', 60_000);
+      expect(receivedIds(r)).toEqual(new Set(ids));
+    } finally {
+      await server.stop();
+      await db.destroy();
+    }
+  }, 90_000);
 });
 
 describe('POST /subscriptions/:id/portal_link and DELETE /subscriptions/:id/portal_links', () => {
