@@ -94,8 +94,8 @@ export function subscribersRouter(db: Db, spec: ApiSpec, deps: SubscribersDeps):
   define({
     method: 'post', path: '/subscriptions/:id/portal_link', summary: "Create a link to a subscription's portal",
     description: 'A signed link that opens the subscriber portal for this subscription, where its people manage their endpoints, read their logs and replay what they missed. Hand it to them; it works until it expires or DELETE …/portal_links revokes it.',
-    body: PortalLinkIn, status: 201, response: PortalLinkOut,
-  }, async ({ res, params, body, accountId }) => {
+    body: PortalLinkIn, status: 201, response: PortalLinkOut, idempotent: 'stored',
+  }, async ({ res, params, body, accountId, db }) => {
     const { subscriber } = await requireSubscriber(db, accountId, params.id!);
     const ttlMs = body.expires_in === undefined ? PORTAL_LINK_DEFAULT_TTL_MS : body.expires_in * 1000;
     const link = issuePortalLink(deps.portalLinkKey, deps.publicUrl, subscriber.id, ttlMs);

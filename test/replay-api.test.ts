@@ -407,6 +407,17 @@ describe('POST /subscriptions/:id/portal_link and DELETE /subscriptions/:id/port
     expectApiError(await stack.api.post(path, { expires_in: 3600, subscriber_id: 'x' }), 422, 'validation_failed', 'subscriber_id');
   });
 
+  it('answers the same link to a repeated Idempotency-Key', async () => {
+    const s = await seed(stack.api, (await receiver()).url);
+    const headers = { 'idempotency-key': unique('link') };
+    const first = await stack.api.post(`/subscriptions/${s.subscriberId}/portal_link`, { expires_in: 600 }, headers);
+    expect(first.status).toBe(201);
+    const again = await stack.api.post(`/subscriptions/${s.subscriberId}/portal_link`, { expires_in: 600 }, headers);
+    expect(again.status).toBe(201);
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    expect(again.body).toEqual(first.body);
+  });
+
   it('revokes every link issued so far (204); links created afterwards work', async () => {
     const s = await seed(stack.api, (await receiver()).url);
     const path = `/subscriptions/${s.subscriberId}`;
