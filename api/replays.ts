@@ -17,7 +17,7 @@ export const ReplayIn = z
     since: z.iso
       .datetime({ offset: true })
       .optional()
-      .meta({ description: 'Replay deliveries created at or after this time (ISO 8601). Default: where the endpoint began missing messages (when it was last disabled), or 24 hours ago' }),
+      .meta({ description: 'Replay deliveries created at or after this time (ISO 8601). Default: where the endpoint began missing messages (its last disable), or 24 hours ago for an endpoint never disabled' }),
     until: z.iso
       .datetime({ offset: true })
       .optional()
