@@ -3,6 +3,7 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';
 import { deliveryWorkflowId } from '../workflows/delivery-run.ts';
 import { OWN_FAILURE_RETRIES } from '../lib/failures.ts';
+import { PORTAL_LINK_KEY_PURPOSE, readPortalLink } from '../lib/portal-links.ts';
 import { newEncryptionKey, SecretBox } from '../lib/secrets.ts';
 import { waitFor } from './support/ports.ts';
 import { startReceiver } from './support/receiver.ts';
@@ -110,6 +111,37 @@ describe('deliveries end, with a reason', () => {
     expect(notifications[0]!.error).toMatch(/550|mailbox unavailable/);
     expect(smtp.refused).toEqual(['ops@acme.test']);
     expect(smtp.mails.filter((m) => m.to.includes(stack.ownerEmail) && m.text.includes(endpointId))).toHaveLength(1);
+    await receiver.close();
+  });
+
+  it('mails the subscriber a fresh link into its own portal, and the team the provider portal’s page', async () => {
+    const receiver = await startReceiver(() => ({ status: 410 }));
+    const { appId } = await seed(stack.api, receiver.url);
+    const subscriber = await stack.api.post(`/apps/${appId}/subscriptions`, { name: 'Globex', email: 'hooks@globex.test' });
+    const endpoint = await stack.api.post(`/subscriptions/${subscriber.body.id}/endpoints`, { url: receiver.url, version: '1.0' });
+    const posted = await stack.api.post(`/subscriptions/${subscriber.body.id}/endpoints/${endpoint.body.id}/messages`, message);
+    expect(posted.status).toBe(202);
+    const mails = await waitFor('both endpoint-disabled mails', () => {
+      const about = smtp.mails.filter((m) => m.text.includes(endpoint.body.id));
+      return about.length >= 2 ? about : undefined;
+    });
+    const toSubscriber = mails.find((m) => m.to.includes('hooks@globex.test'))!;
+    const toOwner = mails.find((m) => m.to.includes(stack.ownerEmail))!;
+
+    // The subscriber's link opens its portal: signed with the portal link key, for this subscriber, for 24 hours.
+    const token = /http:\/\/openhooks\.test\/portal\/login\/([\w.-]+)/.exec(toSubscriber.text)?.[1];
+    expect(token, toSubscriber.text).toBeDefined();
+    const key = new SecretBox(stack.env.ENCRYPTION_KEY!).deriveKey(PORTAL_LINK_KEY_PURPOSE);
+    const link = readPortalLink(key, token!);
+    expect(link?.subscriberId).toBe(subscriber.body.id);
+    // The expiry is kept in whole seconds.
+    expect(Math.abs(link!.expiresAt - link!.issuedAt - 24 * 60 * 60 * 1000)).toBeLessThan(1000);
+    expect(toSubscriber.text).toContain('re-enable the endpoint and replay the messages it missed');
+    expect(toSubscriber.text).not.toContain('/apps/');
+
+    // The team's copy keeps the provider portal's page of the subscriber, and no portal link.
+    expect(toOwner.text).toContain(`http://openhooks.test/apps/${appId}/subscribers/${subscriber.body.id}`);
+    expect(toOwner.text).not.toContain('/portal/login/');
     await receiver.close();
   });
 });
