@@ -9,6 +9,7 @@ import { SecretBox } from '../../lib/secrets.ts';
 import { TemporalGateway } from '../../lib/temporal.ts';
 import { csrfToken } from '../../portal/app/csrf.server.ts';
 import { signedInSessionCookie } from '../../portal/app/session.server.ts';
+import { subscriberCsrfToken, subscriberSessionCookie } from '../../portal/app/subscriber-session.server.ts';
 import { createTestDatabase, testEnv } from './stack.ts';
 
 const ORIGIN = 'http://openhooks.test';
@@ -55,6 +56,17 @@ export async function signIn(context: AppLoadContext, userId: string): Promise<S
   const cookie = setCookie.split(';')[0]!;
   const { token } = await csrfToken(new Request(ORIGIN, { headers: { cookie } }), context);
   return { cookie, csrf: token };
+}
+
+/**
+ * Opens a subscriber's portal session as /portal/login/:token does once the link checks out, with
+ * the cookie it sets; `link` sets when the link was issued and when it expires (ms; default: now, in 24 h).
+ */
+export async function signInSubscriber(context: AppLoadContext, subscriberId: string, link: { issuedAt?: number; expiresAt?: number } = {}): Promise<SignedIn> {
+  const issuedAt = link.issuedAt ?? Date.now();
+  const setCookie = await subscriberSessionCookie(context, { subscriberId, issuedAt, expiresAt: link.expiresAt ?? issuedAt + 24 * 60 * 60 * 1000 });
+  const cookie = setCookie.split(';')[0]!;
+  return { cookie, csrf: await subscriberCsrfToken(new Request(ORIGIN, { headers: { cookie } }), context) };
 }
 
 /** A page load as the browser sends it (`who` undefined: signed out). */
