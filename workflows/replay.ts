@@ -106,9 +106,15 @@ export async function replayWorkflow(input: ReplayInput): Promise<void> {
   setHandler(replaySignal, (request) => {
     if (!state.replayIds.includes(request.replayId) && !state.incoming.some((r) => r.replayId === request.replayId)) state.incoming.push(request);
   });
-  setHandler(pauseSignal, () => void (state.paused = state.replayIds.length > 0));
+  // Pause and cancel apply to every request received before them (so those are merged first, unless
+  // a cancel is already winding the replay down); while nothing is requested they change nothing.
+  const received = () => {
+    if (!state.cancelled) merge();
+    return state.replayIds.length > 0;
+  };
+  setHandler(pauseSignal, () => void (state.paused = received()));
   setHandler(resumeSignal, () => void (state.paused = false));
-  setHandler(cancelSignal, () => void (state.cancelled = state.replayIds.length > 0));
+  setHandler(cancelSignal, () => void (state.cancelled = received()));
   setHandler(progressQuery, () => progressOf(state, currentStatus()));
 
   function currentStatus(): ReplayStatus {
@@ -172,6 +178,12 @@ export async function replayWorkflow(input: ReplayInput): Promise<void> {
       .finally(() => void (cycle === cycles && inFlight--));
   }
 
+  /** Everything was sent: completed, unless the endpoint went inactive meanwhile (then its last sends only skipped or failed). */
+  async function endingOfLastPage(): Promise<{ status: ReplayStatus; reason: string | null }> {
+    const { endpoint } = await step(undefined, 'running', null);
+    return endpoint === 'active' ? { status: 'completed', reason: null } : stoppedBy(endpoint);
+  }
+
   /** Serves the requests merged so far until they are done, cancelled or stopped, then records how they ended. */
   async function serve(): Promise<void> {
     let ending: { status: ReplayStatus; reason: string | null } | undefined;
@@ -183,7 +195,7 @@ export async function replayWorkflow(input: ReplayInput): Promise<void> {
       if (!state.cancelled) merge();
       if (state.cancelled) ending = { status: 'cancelled', reason: null };
       else if (state.paused) await step(undefined, 'paused', null);
-      else if (!hasWork()) ending = inFlight === 0 ? { status: 'completed', reason: null } : undefined;
+      else if (!hasWork()) ending = inFlight === 0 ? await endingOfLastPage() : undefined;
       else if (inFlight < input.concurrency) {
         if (startedThisRun >= continueAfter || workflowInfo().continueAsNewSuggested) {
           await condition(() => inFlight === 0);
@@ -193,7 +205,7 @@ export async function replayWorkflow(input: ReplayInput): Promise<void> {
         const limit = input.concurrency - inFlight;
         const result = await step({ range, limit }, 'running', null);
         if (result.endpoint !== 'active') {
-          ending = { status: 'stopped', reason: result.endpoint === 'deleted' ? 'the endpoint was deleted' : 'the endpoint was disabled again' };
+          ending = stoppedBy(result.endpoint);
         } else {
           if (result.last) state.current = { ...range, after: result.last };
           if (result.deliveries.length < limit) {
@@ -216,6 +228,10 @@ export async function replayWorkflow(input: ReplayInput): Promise<void> {
     merge();
     await serve();
   }
+}
+
+function stoppedBy(endpoint: 'inactive' | 'deleted'): { status: ReplayStatus; reason: string } {
+  return { status: 'stopped', reason: endpoint === 'deleted' ? 'the endpoint was deleted' : 'the endpoint was disabled again' };
 }
 
 function progressOf(state: ReplayState, status: ReplayStatus): ReplayProgress {
