@@ -2,7 +2,7 @@ import type { AppLoadContext } from '@remix-run/node';
 import type { Endpoint, Replay } from '../../db/database.ts';
 import { findReplay, latestReplay, missedDeliveries, requestReplay, UNFINISHED, type ReplayRequester, type ReplayScope } from '../../db/replays.ts';
 import type { Db } from '../../db/connection.ts';
-import { REPLAY_CONTROLS, type ReplayControlIntent, type ReplayFormResult, type ReplayView, type EndpointReplayState } from './components/replay-panel';
+import { type ReplayControlIntent, type ReplayFormResult, type ReplayView, type EndpointReplayState } from './components/replay-panel';
 import { formText } from './forms.server';
 
 // Shared by the provider portal (scope {appId}, requested by a user) and the subscriber portal
@@ -130,10 +130,8 @@ export async function requestEndpointReplay(
   return { status: 202, result: { intent, endpointId, errors: {}, values: {}, done } };
 }
 
-/** Whether a posted intent is one of the replay panel's pause, resume or cancel buttons. */
-export function isReplayControlIntent(intent: string): intent is ReplayControlIntent {
-  return (REPLAY_CONTROLS as readonly string[]).includes(intent);
-}
+// The routes' actions tell the panel's control forms apart with it; it lives beside them.
+export { isReplayControlIntent } from './components/replay-panel';
 
 const CONTROL_DONE: Record<ReplayControlIntent, string> = {
   'replay-pause': 'Replay paused.',

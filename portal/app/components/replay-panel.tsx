@@ -44,6 +44,11 @@ export const REPLAY_INTENT = 'replay';
 export const REPLAY_CONTROLS = ['replay-pause', 'replay-resume', 'replay-cancel'] as const;
 export type ReplayControlIntent = (typeof REPLAY_CONTROLS)[number];
 
+/** Whether a posted intent is one of the panel's pause, resume or cancel buttons. */
+export function isReplayControlIntent(intent: string): intent is ReplayControlIntent {
+  return (REPLAY_CONTROLS as readonly string[]).includes(intent);
+}
+
 /** A replay action's answer, as the route returns it for the panel to show. */
 export interface ReplayFormResult {
   intent: typeof REPLAY_INTENT | ReplayControlIntent;

@@ -1,25 +1,25 @@
-import { createHash } from 'node:crypto';
-import { useId } from 'react';
+import { useEffect, useId, useState } from 'react';
 import { data, type ActionFunctionArgs, type AppLoadContext, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node';
 import { Form, Link, useActionData, useLoaderData } from '@remix-run/react';
-import type { z } from 'zod';
-import { EndpointIn, EndpointPatch, endpointRules } from '../../../api/endpoints.ts';
-import { ApiError } from '../../../api/errors.ts';
 import { SubscriptionPatch } from '../../../api/subscribers.ts';
-import { endpointErrorRates } from '../../../db/attempts.ts';
-import type { Endpoint } from '../../../db/database.ts';
-import { findEndpoint, listEndpoints, updateEndpoint } from '../../../db/endpoints.ts';
+import { findEndpoint, listEndpoints } from '../../../db/endpoints.ts';
 import { eventTypesOf } from '../../../db/event-types.ts';
-import { acceptMessage } from '../../../db/messages.ts';
-import { findSubscriber, updateSubscriber } from '../../../db/subscribers.ts';
+import { findSubscriber, revokePortalLinks, updateSubscriber } from '../../../db/subscribers.ts';
+import { issuePortalLink, PORTAL_LINK_DEFAULT_TTL_MS, PORTAL_LINK_KEY_PURPOSE } from '../../../lib/portal-links.ts';
 import { AppErrorBoundary } from '../app-error-boundary';
 import { fieldErrors, requireAccountApp } from '../apps.server';
 import { requireRole, requireUser } from '../auth.server';
 import { CsrfField } from '../components/csrf-field';
+import { EndpointFacts, EndpointFields, receivedEventTypes, SigningSecretShown, TestEventTypeField } from '../components/endpoint-fields';
 import { Field } from '../components/field';
 import { FormError } from '../components/form-error';
+import { ConfirmAction, IntentForm } from '../components/intent-form';
+import { isReplayControlIntent, REPLAY_CONTROLS, REPLAY_INTENT, ReplayPanel, type ReplayControlIntent } from '../components/replay-panel';
 import { csrfToken, csrfCheckedForm } from '../csrf.server';
+import { changeEndpoint, createEndpointFromForm, endpointForm, endpointRulesOf, endpointViews, sendTestMessage, type EndpointView } from '../endpoints.server';
 import { formText } from '../forms.server';
+import { controlEndpointReplay, endpointReplayState, requestEndpointReplay } from '../replays.server';
+import { utcMinute } from '../utc-minute';
 
 export const meta: MetaFunction<typeof loader> = ({ data }) => [{ title: `${data?.subscriber.name ?? 'Subscriber'} · ${data?.app.name ?? 'App'} · openhooks portal` }];
 
@@ -35,44 +35,35 @@ async function requireAppSubscriber(request: Request, context: AppLoadContext, p
   return { user, app, subscriber: found.subscriber };
 }
 
-/** The API's endpoint rules, with this server's settings, as api/index.ts builds them. */
-function rulesOf(context: AppLoadContext) {
-  const { config } = context;
-  return endpointRules({ secrets: context.secrets, rotationOverlapMs: config.secretRotationOverlapMs, network: config, maxEndpointsPerSubscriber: config.maxEndpointsPerSubscriber });
-}
-
 export async function loader({ request, context, params }: LoaderFunctionArgs) {
   const { user, app, subscriber } = await requireAppSubscriber(request, context, params);
   const { token, headers } = await csrfToken(request, context);
   const { db, config } = context;
   // MAX_ENDPOINTS_PER_SUBSCRIBER bounds the list: one page holds them all.
   const [endpoints, eventTypes] = await Promise.all([listEndpoints(db, { subscriberId: subscriber.id }, { limit: config.maxEndpointsPerSubscriber, offset: 0 }), eventTypesOf(db, app.id)]);
-  const rates = await endpointErrorRates(db, endpoints.rows.map((e) => e.id));
+  const now = new Date();
+  const replays = await Promise.all(endpoints.rows.map((e) => endpointReplayState(db, e, 'provider', now)));
   return data(
     {
       csrf: token,
+      // ?endpoint=<id> opens that endpoint's replay panel (link to it with #replay-<id>).
+      openReplay: new URL(request.url).searchParams.get('endpoint'),
       app: { id: app.id, name: app.name },
       subscriber: { id: subscriber.id, name: subscriber.name, email: subscriber.email },
       eventTypes: eventTypes.map((et) => et.name),
-      endpoints: endpoints.rows.map((e) => ({
-        id: e.id,
-        url: e.url,
-        description: e.description,
-        version: e.version,
-        status: e.status,
-        enabledEvents: e.enabled_events,
-        // Absent: no attempts in the last 24 hours.
-        errorRate: rates.get(e.id) ?? null,
-        disabledReason: e.disabled_reason,
-        disabledAt: e.disabled_at?.toISOString() ?? null,
-      })),
-      canRotate: user.role !== 'member',
+      endpoints: await endpointViews(context, endpoints.rows),
+      replays: Object.fromEntries(endpoints.rows.map((e, i) => [e.id, replays[i]!])),
+      // Owners and admins rotate secrets, replay (and pause, resume or cancel replays), and create or revoke portal links.
+      canManage: user.role !== 'member',
     },
     { headers },
   );
 }
 
-type Intent = 'subscriber' | 'create-endpoint' | 'edit-endpoint' | 'status' | 'reveal' | 'rotate' | 'test';
+type Intent = 'subscriber' | 'create-endpoint' | 'edit-endpoint' | 'status' | 'reveal' | 'rotate' | 'test' | typeof REPLAY_INTENT | ReplayControlIntent | 'portal-link' | 'revoke-portal-links';
+
+/** What only owners and admins may do here; members read, reveal, edit and test. */
+const MANAGER_INTENTS: readonly Intent[] = ['rotate', REPLAY_INTENT, ...REPLAY_CONTROLS, 'portal-link', 'revoke-portal-links'];
 
 /** What the page shows after an action, beside the form that was sent. */
 interface ActionResult {
@@ -84,42 +75,34 @@ interface ActionResult {
   done?: string;
   secret?: { key: string; previousKeyExpiresAt: string | null };
   message?: { id: string; deliveries: number; sent: boolean };
+  /** A portal link just created, shown this once. */
+  portalLink?: { url: string; expiresAt: string };
 }
 
 const answer = (result: ActionResult, status = 200) => data<ActionResult>(result, { status });
-
-/** An ApiError of the API's checks as form errors: beside the field it names, else about the form. */
-function apiErrors(error: ApiError): Record<string, string> {
-  const fields = error.details?.map((detail) => detail.field) ?? [];
-  return fields.length > 0 ? Object.fromEntries(fields.map((field) => [field, error.message])) : { form: error.message };
-}
-
-/** Zod issues of enabled_events name an index (enabled_events.0); the form has one control group for them. */
-function endpointFieldErrors(error: z.ZodError): Record<string, string> {
-  const errors: Record<string, string> = {};
-  for (const [key, message] of Object.entries(fieldErrors(error))) errors[key.startsWith('enabled_events') ? 'enabled_events' : key] ??= message;
-  return errors;
-}
-
-/** The endpoint form's fields as typed, and as the API's body. */
-function endpointForm(form: FormData) {
-  const values = {
-    url: formText(form, 'url'),
-    description: formText(form, 'description'),
-    version: formText(form, 'version'),
-    events_mode: formText(form, 'events_mode') === 'some' ? 'some' : 'all',
-    events: form.getAll('events').filter((value): value is string => typeof value === 'string'),
-  };
-  const body = { url: values.url, description: values.description || null, version: values.version, enabled_events: values.events_mode === 'all' ? ('*' as const) : values.events };
-  return { values, body };
-}
 
 export async function action({ request, context, params }: ActionFunctionArgs) {
   const form = await csrfCheckedForm(request, context);
   const { user, app, subscriber } = await requireAppSubscriber(request, context, params);
   const { db } = context;
   const intent = formText(form, 'intent') as Intent;
-  const rules = rulesOf(context);
+  const rules = endpointRulesOf(context);
+  if (MANAGER_INTENTS.includes(intent)) requireRole(user, ['owner', 'admin']);
+
+  if (intent === 'portal-link') {
+    const link = issuePortalLink(context.secrets.deriveKey(PORTAL_LINK_KEY_PURPOSE), context.config.publicUrl, subscriber.id, PORTAL_LINK_DEFAULT_TTL_MS, Date.now());
+    return answer({ intent, errors: {}, values: {}, portalLink: { url: link.url, expiresAt: link.expiresAt.toISOString() } });
+  }
+
+  if (intent === 'revoke-portal-links') {
+    await revokePortalLinks(db, subscriber.id, new Date());
+    return answer({ intent, errors: {}, values: {}, done: 'Every portal link of this subscriber is revoked, and the portal sessions they opened are signed out. Create a new link to give access again.' });
+  }
+
+  if (isReplayControlIntent(intent)) {
+    const { status, result } = await controlEndpointReplay(context, { subscriberId: subscriber.id }, intent, form);
+    return answer(result, status);
+  }
 
   if (intent === 'subscriber') {
     const values = { name: formText(form, 'name'), email: formText(form, 'email') };
@@ -130,16 +113,9 @@ export async function action({ request, context, params }: ActionFunctionArgs) {
   }
 
   if (intent === 'create-endpoint') {
-    const { values, body } = endpointForm(form);
-    const parsed = EndpointIn.safeParse(body);
-    if (!parsed.success) return answer({ intent, errors: endpointFieldErrors(parsed.error), values }, 400);
-    try {
-      const { endpoint } = await db.transaction().execute((trx) => rules.create(trx, app, subscriber, parsed.data));
-      return answer({ intent, endpointId: endpoint.id, errors: {}, values: {}, done: `Endpoint ${endpoint.url} added. Reveal its signing secret below to set up the receiver.` });
-    } catch (error) {
-      if (error instanceof ApiError && error.status === 422) return answer({ intent, errors: apiErrors(error), values }, 422);
-      throw error;
-    }
+    const created = await createEndpointFromForm(context, app, subscriber, form);
+    if (!created.ok) return answer({ intent, errors: created.errors, values: created.values }, created.status);
+    return answer({ intent, endpointId: created.endpoint.id, errors: {}, values: {}, done: `Endpoint ${created.endpoint.url} added. Reveal its signing secret below to set up the receiver.` });
   }
 
   const endpoint = await findEndpoint(db, { subscriberId: subscriber.id }, formText(form, 'endpoint_id'));
@@ -149,19 +125,17 @@ export async function action({ request, context, params }: ActionFunctionArgs) {
 
   if (intent === 'edit-endpoint' || intent === 'status') {
     const edited = intent === 'edit-endpoint' ? endpointForm(form) : { values: {}, body: { status: formText(form, 'status') } };
-    const parsed = EndpointPatch.safeParse(edited.body);
-    if (!parsed.success) return answer({ intent, endpointId, errors: endpointFieldErrors(parsed.error), values: edited.values }, 400);
-    try {
-      const updated = await updateEndpoint(db, endpoint.id, await rules.changes(db, app.id, endpoint, parsed.data, `disabled in the portal by ${user.email}`));
-      return answer({ intent, endpointId, errors: {}, values: {}, done: intent === 'status' ? `Endpoint ${updated.status === 'active' ? 'enabled' : 'disabled'}.` : 'Endpoint saved.' });
-    } catch (error) {
-      if (error instanceof ApiError && error.status === 422) return answer({ intent, endpointId, errors: apiErrors(error), values: edited.values }, 422);
-      throw error;
-    }
+    const changed = await changeEndpoint(context, app.id, endpoint, edited, `disabled in the portal by ${user.email}`);
+    if (!changed.ok) return answer({ intent, endpointId, errors: changed.errors, values: changed.values }, changed.status);
+    return answer({ intent, endpointId, errors: {}, values: {}, done: intent === 'status' ? `Endpoint ${changed.endpoint.status === 'active' ? 'enabled' : 'disabled'}.` : 'Endpoint saved.' });
+  }
+
+  if (intent === REPLAY_INTENT) {
+    const { status, result } = await requestEndpointReplay(context, endpoint, form, { kind: 'user', id: user.id });
+    return answer(result, status);
   }
 
   if (intent === 'reveal' || intent === 'rotate') {
-    if (intent === 'rotate') requireRole(user, ['owner', 'admin']);
     const shown = intent === 'rotate' ? await rules.rotate(db, app.id, endpoint.id) : endpoint;
      
     if (!shown) throw notFound();
@@ -169,102 +143,33 @@ export async function action({ request, context, params }: ActionFunctionArgs) {
     return answer({ intent, endpointId, errors: {}, values: {}, secret: { key: secret.key, previousKeyExpiresAt: secret.previous_key_expires_at }, done: intent === 'rotate' ? 'Signing secret rotated.' : undefined });
   }
 
-  if (intent === 'test') return sendTestMessage(context, user.accountId, app.id, endpoint, formText(form, 'event_type'));
+  if (intent === 'test') {
+    const sent = await sendTestMessage(context, app, endpoint, formText(form, 'event_type'));
+    if (!sent.ok) return answer({ intent, endpointId, errors: sent.errors, values: sent.values }, sent.status);
+    return answer({ intent, endpointId, errors: {}, values: {}, message: sent.message });
+  }
 
    
   throw new Response('Unknown action', { status: 400, statusText: 'Bad Request' });
 }
 
-/** The event types an endpoint receives, of those the app has. */
-function receivedEventTypes(enabled: Endpoint['enabled_events'], appEventTypes: string[]): string[] {
-  return enabled === '*' ? appEventTypes : appEventTypes.filter((name) => enabled.includes(name));
-}
+/** An answer of the replay panel's forms, which the panel shows itself. */
+const isReplayResult = (result: ActionResult | undefined): result is ActionResult & { intent: typeof REPLAY_INTENT | ReplayControlIntent; endpointId: string } =>
+  result?.endpointId !== undefined && (result.intent === REPLAY_INTENT || isReplayControlIntent(result.intent));
 
-/** Accepts a test message for this one endpoint as the API's send does, then starts its delivery as the API does after its 202. */
-async function sendTestMessage(context: AppLoadContext, accountId: string, appId: string, endpoint: Endpoint, chosen: string) {
-  const intent = 'test';
-  const endpointId = endpoint.id;
-  const received = receivedEventTypes(endpoint.enabled_events, (await eventTypesOf(context.db, appId)).map((et) => et.name));
-  const eventType = chosen || received[0];
-  if (!eventType || !received.includes(eventType)) {
-    const error = received.length === 0 ? 'This endpoint receives none of the app’s event types. Add an event type, or enable one for this endpoint, first.' : `This endpoint does not receive ${eventType}.`;
-    return answer({ intent, endpointId, errors: { event_type: error }, values: { event_type: chosen } }, 400);
-  }
-  const body = { event_type: eventType, version: endpoint.version, data: { test: true, sent_from: 'portal' } };
-  const result = await acceptMessage(context.db, {
-    accountId,
-    appId,
-    subscriberId: endpoint.subscriber_id,
-    endpointId,
-    eventType,
-    version: endpoint.version,
-    data: body.data,
-    eventId: null,
-    overridePayload: false,
-    idempotencyKey: null,
-    // What the API would hash for this send; it matters only with an Idempotency-Key, which a test message has none of.
-    requestHash: createHash('sha256').update(JSON.stringify(['POST', `/subscriptions/${endpoint.subscriber_id}/endpoints/${endpointId}/messages`, body])).digest('hex'),
-  });
-  if (result.kind !== 'created') {
-    return answer({ intent, endpointId, errors: { event_type: result.kind === 'unknown_event_type' ? `${eventType} no longer exists in this app.` : 'The message was not accepted; reload and try again.' }, values: { event_type: eventType } }, 409);
-  }
-  // The message is committed; the reconciler covers a failure to start here.
-  context.starts.enqueue(result.pending);
-  return answer({ intent, endpointId, errors: {}, values: {}, message: { id: result.message.id, deliveries: result.pending.length, sent: result.pending.length > 0 } });
-}
+type PageData = ReturnType<typeof useLoaderData<typeof loader>>;
 
-type EndpointView = ReturnType<typeof useLoaderData<typeof loader>>['endpoints'][number];
-
-function when(iso: string): string {
-  return `${iso.replace('T', ' ').slice(0, 19)} UTC`;
-}
-
-/** URL, description, version and enabled events, for a new endpoint or to edit one. */
-function EndpointFields({ endpoint, result, eventTypes }: { endpoint?: EndpointView; result?: ActionResult; eventTypes: string[] }) {
-  const id = useId();
-  const typed = result && !result.done ? result.values : undefined;
-  const text = (name: string, saved: string | null | undefined) => (typed ? String(typed[name] ?? '') : (saved ?? ''));
-  const errors = result?.errors ?? {};
-  const savedEvents = endpoint?.enabledEvents ?? '*';
-  const mode = typed ? typed.events_mode : savedEvents === '*' ? 'all' : 'some';
-  const checked = typed ? (Array.isArray(typed.events) ? typed.events : []) : savedEvents === '*' ? [] : savedEvents;
-  return (
-    <>
-      <Field label="URL" name="url" type="url" defaultValue={text('url', endpoint?.url)} error={errors.url} required hint="Where messages are POSTed, such as https://example.com/webhooks." />
-      <Field label="Description" name="description" defaultValue={text('description', endpoint?.description)} error={errors.description} hint="Optional." />
-      <Field label="Version" name="version" defaultValue={text('version', endpoint?.version ?? '1.0')} error={errors.version} required hint="Only messages of this version are delivered here." />
-      <fieldset aria-describedby={errors.enabled_events ? `${id}-events-error` : undefined}>
-        <legend>Enabled events</legend>
-        <label>
-          <input type="radio" name="events_mode" value="all" defaultChecked={mode === 'all'} /> All event types (“*”), including ones added later
-        </label>
-        <br />
-        <label>
-          <input type="radio" name="events_mode" value="some" defaultChecked={mode === 'some'} /> Only these:
-        </label>
-        {eventTypes.length === 0 ? <p className="field-hint">This app has no event types yet.</p> : null}
-        <ul style={{ listStyle: 'none' }}>
-          {eventTypes.map((name) => (
-            <li key={name}>
-              <label style={{ overflowWrap: 'anywhere' }}>
-                <input type="checkbox" name="events" value={name} defaultChecked={checked.includes(name)} /> {name}
-              </label>
-            </li>
-          ))}
-        </ul>
-        {errors.enabled_events ? (
-          <p id={`${id}-events-error`} className="field-error">
-            {errors.enabled_events}
-          </p>
-        ) : null}
-      </fieldset>
-    </>
-  );
-}
-
-function EndpointCard({ endpoint, result, csrf, eventTypes, canRotate, appId }: { endpoint: EndpointView; result?: ActionResult; csrf: string; eventTypes: string[]; canRotate: boolean; appId: string }) {
-  const id = useId();
-  const received = endpoint.enabledEvents === '*' ? eventTypes : eventTypes.filter((name) => endpoint.enabledEvents.includes(name));
+function EndpointCard({ endpoint, replay, replayOpen, result, csrf, eventTypes, canManage, appId }: { endpoint: EndpointView; replay: PageData['replays'][string] | undefined; replayOpen: boolean; result?: ActionResult; csrf: string; eventTypes: string[]; canManage: boolean; appId: string }) {
+  const received = receivedEventTypes(endpoint.enabledEvents, eventTypes);
+  const replayResult = isReplayResult(result) ? { ...result, values: result.values as Record<string, string> } : undefined;
+  const missed = replay?.missed.count ?? 0;
+  // Opened by a link (?endpoint=), an answer of its forms, or a replay under way; then it stays open
+  // (the replay ending must not fold it away) until the person closes it.
+  const shouldOpen = replayOpen || replayResult !== undefined || (replay?.latest != null && !replay.latest.finished);
+  const [open, setOpen] = useState(shouldOpen);
+  useEffect(() => {
+    if (shouldOpen) setOpen(true);
+  }, [shouldOpen]);
   const hidden = (intent: Intent) => (
     <>
       <CsrfField token={csrf} />
@@ -275,22 +180,8 @@ function EndpointCard({ endpoint, result, csrf, eventTypes, canRotate, appId }: 
   return (
     <li style={{ borderTop: '1px solid var(--line)', padding: '0.5rem 0' }}>
       <h3 style={{ overflowWrap: 'anywhere' }}>{endpoint.url}</h3>
-      {result?.done ? <p role="status">{result.done}</p> : null}
-      <dl>
-        <dt>Status</dt>
-        <dd>
-          <strong>{endpoint.status === 'active' ? 'Enabled' : 'Disabled'}</strong>
-          {endpoint.status === 'inactive' ? ` — ${endpoint.disabledReason ?? 'no reason recorded'}${endpoint.disabledAt ? `, since ${when(endpoint.disabledAt)}` : ''}` : null}
-        </dd>
-        <dt>Description</dt>
-        <dd>{endpoint.description ?? 'none'}</dd>
-        <dt>Version</dt>
-        <dd>{endpoint.version}</dd>
-        <dt>Enabled events</dt>
-        <dd style={{ overflowWrap: 'anywhere' }}>{endpoint.enabledEvents === '*' ? 'All event types (*)' : endpoint.enabledEvents.join(', ') || 'none'}</dd>
-        <dt>Errors in the last 24 hours</dt>
-        <dd>{endpoint.errorRate === null ? 'No attempts in the last 24 hours' : `${endpoint.errorRate}% of attempts failed`}</dd>
-      </dl>
+      {result?.done && !replayResult ? <p role="status">{result.done}</p> : null}
+      <EndpointFacts endpoint={endpoint} />
 
       <Form method="post">
         {hidden('status')}
@@ -298,20 +189,32 @@ function EndpointCard({ endpoint, result, csrf, eventTypes, canRotate, appId }: 
         <button type="submit">{endpoint.status === 'active' ? 'Disable endpoint' : 'Enable endpoint'}</button>
       </Form>
 
-      <h4>Signing secret</h4>
-      {result?.secret ? (
-        <p>
-          <label htmlFor={`${id}-secret`}>Signing secret</label>{' '}
-          <input id={`${id}-secret`} readOnly value={result.secret.key} size={50} style={{ maxWidth: '100%' }} />
-          <br />
-          {result.secret.previousKeyExpiresAt ? `The previous secret still signs until ${when(result.secret.previousKeyExpiresAt)}.` : 'No previous secret signs any more.'}
-        </p>
+      {replay ? (
+        <details className="replay-details" id={`replay-${endpoint.id}`} open={open} onToggle={(event) => setOpen(event.currentTarget.open)}>
+          <summary>
+            Replay
+            {missed > 0 ? ` — ${missed} missed` : ''}
+          </summary>
+          <ReplayPanel
+            csrf={csrf}
+            endpointId={endpoint.id}
+            endpointActive={endpoint.status === 'active'}
+            state={replay}
+            pollUrl={(replayId) => `/apps/${appId}/replays/${replayId}`}
+            canRequest={canManage}
+            notAllowed="Only owners and admins can start, pause or cancel a replay; its progress shows here."
+            result={replayResult}
+          />
+        </details>
       ) : null}
+
+      <h4>Signing secret</h4>
+      {result?.secret ? <SigningSecretShown secret={result.secret} /> : null}
       <Form method="post">
         {hidden('reveal')}
         <button type="submit">Reveal signing secret</button>
       </Form>
-      {canRotate ? (
+      {canManage ? (
         <Form method="post">
           {hidden('rotate')}
           <button type="submit">Rotate signing secret</button>
@@ -327,21 +230,7 @@ function EndpointCard({ endpoint, result, csrf, eventTypes, canRotate, appId }: 
       ) : null}
       <Form method="post">
         {hidden('test')}
-        <div className="field">
-          <label htmlFor={`${id}-event-type`}>Event type</label>
-          <select id={`${id}-event-type`} name="event_type" defaultValue={String(result?.intent === 'test' ? (result.values.event_type ?? '') : '')} aria-invalid={result?.errors.event_type ? true : undefined} aria-describedby={result?.errors.event_type ? `${id}-event-type-error` : undefined}>
-            {received.map((name) => (
-              <option key={name} value={name}>
-                {name}
-              </option>
-            ))}
-          </select>
-          {result?.errors.event_type ? (
-            <p id={`${id}-event-type-error`} className="field-error">
-              {result.errors.event_type}
-            </p>
-          ) : null}
-        </div>
+        <TestEventTypeField received={received} chosen={result?.intent === 'test' ? String(result.values.event_type ?? '') : ''} error={result?.errors.event_type} />
         <button type="submit">Send test message</button>
       </Form>
 
@@ -362,9 +251,10 @@ function EndpointCard({ endpoint, result, csrf, eventTypes, canRotate, appId }: 
 
 // Remix requires the route component to be the module's default export.
 export default function SubscriberPage() {
-  const { csrf, app, subscriber, eventTypes, endpoints, canRotate } = useLoaderData<typeof loader>();
+  const { csrf, app, subscriber, eventTypes, endpoints, replays, openReplay, canManage } = useLoaderData<typeof loader>();
   const result = useActionData<typeof action>();
   const edited = result?.intent === 'subscriber' ? result : undefined;
+  const linked = result?.intent === 'portal-link' || result?.intent === 'revoke-portal-links' ? result : undefined;
   const created = result?.intent === 'create-endpoint' ? result : undefined;
   const typed = edited && !edited.done ? edited.values : undefined;
 
@@ -387,11 +277,46 @@ export default function SubscriberPage() {
         </p>
       </Form>
 
+      <h2>Subscriber portal</h2>
+      <p>
+        A portal link opens this subscriber’s own portal, without an account here: there it manages its endpoints, reads its logs and replays what it missed. A link works for 24 hours, for
+        anyone who has it.
+      </p>
+      {linked?.done ? <p role="status">{linked.done}</p> : null}
+      {linked?.portalLink ? <PortalLinkShown link={linked.portalLink} /> : null}
+      {canManage ? (
+        <>
+          <IntentForm csrf={csrf} intent="portal-link">
+            <button type="submit">Create a portal link</button>
+          </IntentForm>
+          <ConfirmAction
+            csrf={csrf}
+            intent="revoke-portal-links"
+            id={subscriber.id}
+            verb="Revoke"
+            what="all portal links"
+            explanation="Every link given to this subscriber so far stops working, and whoever is signed in through one is signed out. Links created afterwards work."
+          />
+        </>
+      ) : (
+        <p>Only owners and admins can create or revoke portal links.</p>
+      )}
+
       <h2>Endpoints</h2>
       {endpoints.length === 0 ? <p>This subscriber has no endpoints yet. Add one below.</p> : null}
       <ul style={{ listStyle: 'none', padding: 0 }}>
         {endpoints.map((endpoint) => (
-          <EndpointCard key={endpoint.id} endpoint={endpoint} result={result?.endpointId === endpoint.id && result.intent !== 'create-endpoint' ? result : undefined} csrf={csrf} eventTypes={eventTypes} canRotate={canRotate} appId={app.id} />
+          <EndpointCard
+            key={endpoint.id}
+            endpoint={endpoint}
+            replay={replays[endpoint.id]}
+            replayOpen={openReplay === endpoint.id}
+            result={result?.endpointId === endpoint.id && result.intent !== 'create-endpoint' ? result : undefined}
+            csrf={csrf}
+            eventTypes={eventTypes}
+            canManage={canManage}
+            appId={app.id}
+          />
         ))}
       </ul>
 
@@ -407,6 +332,38 @@ export default function SubscriberPage() {
         </p>
       </Form>
     </>
+  );
+}
+
+/** A portal link just created: selectable text, and a Copy button once scripts run (it needs them). */
+function PortalLinkShown({ link }: { link: { url: string; expiresAt: string } }) {
+  const id = useId();
+  const [scripted, setScripted] = useState(false);
+  const [copied, setCopied] = useState('');
+  useEffect(() => setScripted(true), []);
+  const copy = async () => {
+    try {
+      await navigator.clipboard.writeText(link.url);
+      setCopied('Copied.');
+    } catch {
+      // No clipboard (plain http, or permission refused): the text stays there to select.
+      setCopied('Could not copy: select the link and copy it.');
+    }
+  };
+  return (
+    <div className="portal-link">
+      <label htmlFor={id}>Portal link, valid until {utcMinute(new Date(link.expiresAt))}</label>
+      <div className="portal-link-row">
+        <input id={id} readOnly value={link.url} onFocus={(event) => event.currentTarget.select()} />
+        {scripted ? (
+          <button type="button" onClick={() => void copy()}>
+            Copy link
+          </button>
+        ) : null}
+      </div>
+      <p role="status">{copied}</p>
+      <p className="field-hint">Shown only now: send it to the subscriber’s contact over a channel you trust.</p>
+    </div>
   );
 }
 
