@@ -72,7 +72,7 @@ export default function SubscriberEndpoints() {
                 <p>
                   {endpoint.missed.count === 0
                     ? 'It missed no messages that a replay could send.'
-                    : `It missed ${messages(endpoint.missed.count)} since ${utcMinute(new Date(endpoint.missed.since))}. Fix your receiver first, then:`}
+                    : `Since ${utcMinute(new Date(endpoint.missed.since))} it missed ${endpoint.missed.count === 1 ? '1 message' : `${endpoint.missed.count} messages`}. Fix your receiver first, then:`}
                 </p>
                 <IntentForm csrf={csrf} intent="enable" id={endpoint.id}>
                   <button type="submit">Re-enable</button>
