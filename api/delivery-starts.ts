@@ -130,11 +130,15 @@ export class DeliveryStarts {
    * every unfinished replay of that endpoint, so all their rows change together. Answers the replay
    * as it now stands, or why nothing changed.
    */
-  async controlReplay(replay: Replay, action: ReplayAction): Promise<{ ok: true; replay: Replay } | { ok: false; why: 'finished' | 'unavailable' }> {
+  async controlReplay(replay: Replay, action: ReplayAction): Promise<{ ok: true; replay: Replay } | { ok: false; why: 'finished' | 'not_started' | 'unavailable' }> {
     if (!UNFINISHED.includes(replay.status)) return { ok: false, why: 'finished' };
     const sent = await signalReplayAction(this.temporal, replay.endpoint_id, action);
-    // No run open: the request still waits for its signal (the reconciler's), so there is nothing to act on yet.
-    if (!sent.ok) return { ok: false, why: sent.notRunning ? 'finished' : 'unavailable' };
+    if (!sent.ok && !sent.notRunning) return { ok: false, why: 'unavailable' };
+    if (!sent.ok) {
+      // No run open: it ended meanwhile, or its request still waits for its signal (the reconciler's).
+      const current = await findReplay(this.db, { appId: replay.app_id }, replay.id);
+      return { ok: false, why: current && UNFINISHED.includes(current.status) ? 'not_started' : 'finished' };
+    }
     if (action !== 'cancel') await setUnfinishedReplaysStatus(this.db, replay.endpoint_id, action === 'pause' ? 'paused' : 'running');
     // A cancel is recorded by the workflow itself, at once (it does not wait for sends under way): give it a moment.
     let now = (await findReplay(this.db, { appId: replay.app_id }, replay.id))!;

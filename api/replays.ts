@@ -2,7 +2,7 @@ import type { Router } from 'express';
 import { z } from 'zod';
 import type { Db } from '../db/connection.ts';
 import type { Replay, ReplayRequesterKind, ReplayStatus } from '../db/database.ts';
-import { findReplay, listEndpointReplays, missedDeliveries, requestReplay, UNFINISHED } from '../db/replays.ts';
+import { findReplay, listEndpointReplays, missedDeliveries, requestReplay } from '../db/replays.ts';
 import type { ReplayAction } from '../workflows/replay-start.ts';
 import { apiKeyOf } from './auth.ts';
 import type { DeliveryStarts } from './delivery-starts.ts';
@@ -143,9 +143,8 @@ export function replaysRouter(db: Db, spec: ApiSpec, starts: DeliveryStarts): Ro
       const outcome = await starts.controlReplay(replay, action);
       if (outcome.ok) return void res.json(replayOut(outcome.replay));
       if (outcome.why === 'unavailable') throw new ApiError(503, 'temporal_unavailable', 'Temporal is unreachable; try again shortly');
-      // No workflow runs it: either it ended, or its request has not reached Temporal yet.
+      if (outcome.why === 'not_started') throw new ApiError(409, 'replay_not_started', 'the replay has not reached its workflow yet; try again in a few seconds');
       const current = (await findReplay(db, { appId: replay.app_id }, replay.id)) ?? replay;
-      if (UNFINISHED.includes(current.status)) throw new ApiError(409, 'replay_not_started', 'the replay has not reached its workflow yet; try again in a few seconds');
       throw new ApiError(409, 'replay_finished', `the replay already ended (${current.status}): start a new one with POST /apps/${replay.app_id}/endpoints/${replay.endpoint_id}/replay`);
     });
   }

@@ -6,7 +6,8 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
  * expired one is refused. The key comes from `SecretBox.deriveKey('tokens')`.
  */
 export function signToken(key: Buffer, claims: Record<string, unknown>, ttlMs: number, now = Date.now()): { token: string; expiresAt: Date } {
-  const expiresAt = new Date(now + ttlMs);
+  // Whole seconds, as `exp` carries it, so the expiry we report is exactly when the token stops working.
+  const expiresAt = new Date(Math.floor((now + ttlMs) / 1000) * 1000);
   const body = Buffer.from(JSON.stringify({ ...claims, exp: Math.floor(expiresAt.getTime() / 1000) })).toString('base64url');
   return { token: `${body}.${mac(key, body)}`, expiresAt };
 }
