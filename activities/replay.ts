@@ -16,7 +16,8 @@ export interface ReplayStepInput {
   queued: Range[];
   /** Deliveries whose runs the workflow started since the last step. */
   started: string[];
-  progress: { status: ReplayStatus; reason: string | null; sent: number; succeeded: number; failed: number };
+  /** The status and reason only when they changed since the last step (see saveReplayProgress). */
+  progress: { status?: ReplayStatus; reason?: string | null; sent: number; succeeded: number; failed: number };
 }
 
 /** One delivery to run again: what its child workflow starts with. */

@@ -231,14 +231,18 @@ export async function setUnfinishedReplaysStatus(db: Db, endpointId: string, sta
     .execute();
 }
 
-/** What the replay workflow writes of its requests as it goes, and once when they end. */
+/**
+ * What the replay workflow writes of its requests as it goes, and once when they end. `status` only
+ * when the workflow changed it (a pause or resume it acted on, the end), so a count written while a
+ * pause is on its way never turns the status the API just wrote back to running.
+ */
 export async function saveReplayProgress(
   db: Db,
   replayIds: readonly string[],
-  progress: ReplayCounts & { status: ReplayStatus; reason: string | null },
+  progress: ReplayCounts & { status?: ReplayStatus; reason?: string | null },
 ): Promise<void> {
   if (replayIds.length === 0) return;
-  const finished = !UNFINISHED.includes(progress.status);
+  const finished = progress.status !== undefined && !UNFINISHED.includes(progress.status);
   await db
     .updateTable('replays')
     .set({

@@ -118,7 +118,7 @@ describe('replay workflow rules', () => {
       await handle.signal(cancelSignal);
       await handle.signal(replaySignal, { replayId: 'rpl_e', since: iso(1_005), until: iso(1_010) });
       await handle.result();
-      const endings = fake.steps.filter((s) => s.progress.status !== 'running' && s.progress.status !== 'paused');
+      const endings = fake.steps.filter((s) => s.progress.status && s.progress.status !== 'running' && s.progress.status !== 'paused');
       expect(endings.map((s) => [s.replayIds, s.progress.status])).toEqual([
         [['rpl_d'], 'cancelled'],
         [['rpl_e'], 'completed'],

@@ -140,7 +140,8 @@ export async function replayWorkflow(input: ReplayInput): Promise<void> {
     const { sent, succeeded, failed } = state.counts;
     const started = state.started;
     state.started = [];
-    const result = await replayStep({ endpointId: input.endpointId, replayIds: state.replayIds, page, queued: page ? state.queued : left(), started, progress: { status, reason, sent, succeeded, failed } });
+    const changed = status !== writtenStatus ? { status, reason } : {};
+    const result = await replayStep({ endpointId: input.endpointId, replayIds: state.replayIds, page, queued: page ? state.queued : left(), started, progress: { ...changed, sent, succeeded, failed } });
     state.counts.remaining = result.remaining;
     writtenStatus = status;
     return result;
