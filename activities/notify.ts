@@ -81,7 +81,7 @@ function subscriberMail(to: string, notice: DisabledEndpointNotice, link: { url:
     to,
     subject: `[${notice.app_name}] Your webhook endpoint was disabled: ${notice.url}`,
     text: [
-      `${notice.app_name} disabled your webhook endpoint ${notice.url} (${notice.endpoint_id}).`,
+      `The webhook endpoint ${notice.url} (${notice.endpoint_id}), where ${notice.app_name} sends your webhooks, has been disabled.`,
       '',
       `Why: ${notice.disabled_reason ?? 'deliveries kept failing'}.`,
       `The failing message: ${notice.message_id} (${notice.event_type}).`,
