@@ -105,6 +105,20 @@ export async function markStarted(db: Db, ids: readonly string[], request: { req
   await update.execute();
 }
 
+/** A delivery `pending` again, its last outcome cleared, with a start of `trigger` asked for now: a resend's or a replay's. */
+export function startAgain(trigger: 'manual' | 'replay') {
+  return {
+    status: 'pending',
+    finished_at: null,
+    reason: null,
+    error: null,
+    workflow_started_at: null,
+    start_trigger: trigger,
+    start_requested_at: sql<Date>`now()`,
+    updated_at: sql<Date>`now()`,
+  } as const;
+}
+
 export type ResendRequest = { kind: 'requested'; start: RequestedStart } | { kind: 'endpoint_inactive' } | { kind: 'endpoint_deleted' };
 
 /**
@@ -123,20 +137,7 @@ export async function requestResend(trx: Db, deliveryId: string): Promise<Resend
     .executeTakeFirstOrThrow();
   if (found.status === null) return { kind: 'endpoint_deleted' };
   if (found.status !== 'active') return { kind: 'endpoint_inactive' };
-  await trx
-    .updateTable('deliveries')
-    .set({
-      status: 'pending',
-      finished_at: null,
-      reason: null,
-      error: null,
-      workflow_started_at: null,
-      start_trigger: 'manual',
-      start_requested_at: sql<Date>`now()`,
-      updated_at: sql<Date>`now()`,
-    })
-    .where('id', '=', deliveryId)
-    .execute();
+  await trx.updateTable('deliveries').set(startAgain('manual')).where('id', '=', deliveryId).execute();
   const [start] = await deliveriesToStart(trx, [deliveryId]);
   return { kind: 'requested', start: start! };
 }

@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import { newId } from '../lib/ids.ts';
 import type { Range } from '../lib/replay-ranges.ts';
 import type { Db } from './connection.ts';
-import { requestToken, START_COLUMNS, type RequestedStart } from './delivery-starts.ts';
+import { requestToken, START_COLUMNS, startAgain, type RequestedStart } from './delivery-starts.ts';
 import type { Endpoint, Replay, ReplayRequesterKind, ReplayStatus } from './database.ts';
 import { fetchPage, newestFirst, type PageOf, type PageSlice } from './pages.ts';
 
@@ -82,16 +82,7 @@ export async function claimReplayDeliveries(db: Db, endpointId: string, range: R
       qb
         .updateTable('deliveries')
         .from('picked')
-        .set({
-          status: 'pending',
-          finished_at: null,
-          reason: null,
-          error: null,
-          workflow_started_at: null,
-          start_trigger: 'replay',
-          start_requested_at: sql<Date>`now()`,
-          updated_at: sql<Date>`now()`,
-        })
+        .set(startAgain('replay'))
         .whereRef('deliveries.id', '=', 'picked.id')
         .returning((eb) => ['deliveries.id', 'picked.created_micros', requestToken(eb.ref('deliveries.start_requested_at')).as('requestedAt')]),
     )

@@ -162,13 +162,8 @@ async function record(api: Api, name: string, scenario: Scenario): Promise<{ nam
     const posted = await api.post(`/apps/${endpoint.appId}/messages`, { event_type: 'user.created', version: '1.0', data: { id: 42 } });
     if (posted.status !== 202) throw new Error(`${name}: message not accepted: ${JSON.stringify(posted.body)}`);
     // Found by the endpoint's search attribute, so the script does not depend on how ids are made.
-    const query = `EndpointId = "${endpoint.endpointId}" AND ExecutionStatus != "Running"`;
-    const run = await waitFor(`${name}: the delivery's run to close`, async () => {
-      for await (const execution of client.workflow.list({ query })) return execution;
-      return undefined;
-    }, 60_000, 250);
-    const history = await client.workflow.getHandle(run.workflowId, run.runId).fetchHistory();
-    return { name, json: historyToJson(history), secret: endpoint.secret };
+    const json = await closedRunHistory(`${name}: the delivery's run`, `WorkflowType = "deliveryWorkflow" AND EndpointId = "${endpoint.endpointId}"`);
+    return { name, json, secret: endpoint.secret };
   } finally {
     await receiver.close();
   }
@@ -194,14 +189,18 @@ async function recordReplay(api: Api, name: string): Promise<{ name: string; jso
       const asked = await api.post(`/apps/${endpoint.appId}/endpoints/${endpoint.endpointId}/replay`, {});
       if (asked.status !== 202) throw new Error(`${name}: replay not accepted: ${JSON.stringify(asked.body)}`);
     }
-    const query = `WorkflowType = "replayWorkflow" AND EndpointId = "${endpoint.endpointId}" AND ExecutionStatus != "Running"`;
-    const run = await waitFor(`${name}: the replay's run to close`, async () => {
-      for await (const execution of client.workflow.list({ query })) return execution;
-      return undefined;
-    }, 60_000, 250);
-    const history = await client.workflow.getHandle(run.workflowId, run.runId).fetchHistory();
-    return { name, json: historyToJson(history), secret: endpoint.secret };
+    const json = await closedRunHistory(`${name}: the replay's run`, `WorkflowType = "replayWorkflow" AND EndpointId = "${endpoint.endpointId}"`);
+    return { name, json, secret: endpoint.secret };
   } finally {
     await receiver.close();
   }
+}
+
+/** The history of the first run `query` finds closed, once there is one. */
+async function closedRunHistory(what: string, query: string): Promise<string> {
+  const run = await waitFor(`${what} to close`, async () => {
+    for await (const execution of client.workflow.list({ query: `${query} AND ExecutionStatus != "Running"` })) return execution;
+    return undefined;
+  }, 60_000, 250);
+  return historyToJson(await client.workflow.getHandle(run.workflowId, run.runId).fetchHistory());
 }
