@@ -107,7 +107,9 @@ describe('delivery', () => {
     expect(stack.smtp.mails.filter((m) => m.text.includes(endpointId))).toHaveLength(2);
     expect(mails.flatMap((m) => m.to).sort()).toEqual(['ops@acme.test', stack.ownerEmail]);
     for (const mail of mails) {
-      expect(mail.text).toContain(`http://openhooks.test/apps/${appId}/subscribers/${subscriberId}`);
+      // The team's copy links to the provider portal's subscriber page, the subscriber's to its own portal.
+      if (mail.to.includes(stack.ownerEmail)) expect(mail.text).toContain(`http://openhooks.test/apps/${appId}/subscribers/${subscriberId}`);
+      else expect(mail.text).toMatch(/http:\/\/openhooks\.test\/portal\/login\/\S+/);
       expect(mail.text).toContain(posted.body.id);
       expect(mail.text).toContain('5 failed attempts; the last got HTTP 500');
     }

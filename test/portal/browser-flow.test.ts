@@ -120,6 +120,8 @@ test('a provider signs up, sets up an app, sends through the API, watches an end
 
   // An API key, shown once.
   await page.getByRole('banner').getByRole('link', { name: 'API keys' }).click();
+  // The previous page has a Name field too: fill only once the navigation has landed.
+  await page.getByRole('heading', { name: 'Create an API key' }).waitFor();
   await page.getByLabel('Name', { exact: true }).fill('production backend');
   await page.getByRole('button', { name: 'Create API key' }).click();
   const apiKey = await page.getByLabel('New API key', { exact: true }).inputValue();
