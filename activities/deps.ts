@@ -1,5 +1,4 @@
 import type { Db } from '../db/connection.ts';
-import type { Config } from '../lib/config.ts';
 import type { SecretBox } from '../lib/secrets.ts';
 import type { HttpSender } from './http.ts';
 import type { Mailer } from './mailer.ts';
@@ -11,7 +10,5 @@ export interface ActivityDeps {
   mailer: Mailer;
   secrets: SecretBox;
   publicUrl: string;
-  /** What a delivery's workflow input is made of (a replay starts deliveries). */
-  delivery: Pick<Config, 'retry' | 'deliveryTimeoutMs'>;
   clock?: () => Date;
 }

@@ -2,8 +2,6 @@ import { markStarted, type DeliveryToStart } from '../db/delivery-starts.ts';
 import type { ReplayStatus } from '../db/database.ts';
 import { claimReplayDeliveries, countReplayable, saveReplayProgress, type ReplayCursor, type ReplayRange } from '../db/replays.ts';
 import type { Range } from '../lib/replay-ranges.ts';
-import type { DeliveryInput } from '../workflows/delivery.ts';
-import { deliveryInput } from '../workflows/delivery-start.ts';
 import type { ActivityDeps } from './deps.ts';
 
 export interface ReplayStepInput {
@@ -20,10 +18,9 @@ export interface ReplayStepInput {
   progress: { status?: ReplayStatus; reason?: string | null; sent: number; succeeded: number; failed: number };
 }
 
-/** One delivery to run again: what its child workflow starts with. */
+/** One delivery to run again, claimed for the start request made at `requestedAt`. */
 export interface ReplayDelivery {
   delivery: DeliveryToStart;
-  input: DeliveryInput;
   requestedAt: string;
 }
 
@@ -35,7 +32,7 @@ export interface ReplayStepResult {
   remaining: number;
 }
 
-export function createReplayActivities({ db, delivery: settings }: ActivityDeps) {
+export function createReplayActivities({ db }: ActivityDeps) {
   return {
     /**
      * One step of an endpoint's replay, in one transaction: confirms the starts the workflow made,
@@ -56,7 +53,7 @@ export function createReplayActivities({ db, delivery: settings }: ActivityDeps)
         await saveReplayProgress(trx, input.replayIds, { ...input.progress, sent, remaining, total: sent + remaining });
         return {
           endpoint: status,
-          deliveries: page.claimed.map(({ trigger: _, requestedAt, ...delivery }) => ({ delivery, input: deliveryInput(delivery, 'replay', settings), requestedAt })),
+          deliveries: page.claimed.map(({ trigger: _, requestedAt, ...delivery }) => ({ delivery, requestedAt })),
           ...(page.last ? { last: page.last } : {}),
           remaining,
         };

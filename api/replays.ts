@@ -95,8 +95,7 @@ export function replaysRouter(db: Db, spec: ApiSpec, starts: DeliveryStarts): Ro
     const app = await requireApp(trx, accountId, params.app_id!);
     const endpoint = await requireEndpoint(trx, { appId: app.id }, params.endpoint_id!);
     const now = new Date();
-    // Deliveries created after now cannot have failed yet: a later `until` is taken as now.
-    const until = body.until === undefined ? undefined : new Date(Math.min(Date.parse(body.until), now.getTime()));
+    const until = body.until === undefined ? undefined : new Date(body.until);
     const since = body.since === undefined ? undefined : new Date(body.since);
     const outcome = await requestReplay(trx, endpoint, { since, until, requestedBy: { kind: 'api_key', id: apiKeyOf(res) } }, now);
     if (outcome.kind === 'endpoint_inactive') throw new ApiError(409, 'endpoint_inactive', 'the endpoint is inactive: re-enable it (PATCH status "active") before replaying');

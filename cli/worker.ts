@@ -59,7 +59,7 @@ export async function startWorker(opts: ProcessDeps & { workflowBundle?: Workflo
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
     workflowBundle: opts.workflowBundle ?? (await bundleWorkflows()),
-    activities: createActivities({ db, http, mailer, secrets: opts.secrets, publicUrl: config.publicUrl, delivery: config }),
+    activities: createActivities({ db, http, mailer, secrets: opts.secrets, publicUrl: config.publicUrl }),
     shutdownGraceTime,
     // Past this the worker stops even if Temporal is gone and activities cannot report back.
     shutdownForceTime: shutdownGraceTime + SHUTDOWN_FORCE_AFTER_GRACE_MS,

@@ -265,7 +265,8 @@ export async function requestReplay(
 ): Promise<ReplayRequestOutcome> {
   const row = await trx.selectFrom('endpoints').select('status').where('id', '=', endpoint.id).forShare().executeTakeFirst();
   if (row?.status !== 'active') return { kind: 'endpoint_inactive' };
-  const until = request.until ?? now;
+  // Deliveries created after now cannot have failed yet: a later end is taken as now.
+  const until = request.until && request.until < now ? request.until : now;
   const since = request.since ?? (await missedSince(trx, endpoint, now));
   if (since.getTime() >= until.getTime()) return { kind: 'invalid_range', message: `since (${since.toISOString()}) must be before until (${until.toISOString()})` };
   const total = await countReplayable(trx, endpoint.id, [{ since: since.getTime(), until: until.getTime() }]);

@@ -43,7 +43,6 @@ function fakeEndpoint(count: number, options: { disableOnceClaimed?: boolean } =
         endpoint: reported,
         deliveries: page.map((d): ReplayDelivery => ({
           delivery: { id: d.id, app_id: 'app_fake', subscriber_id: 'sub_fake', endpoint_id: 'ep_fake', event_type: 'user.created', retry_initial_interval_ms: null, retry_backoff_coefficient: null },
-          input: { deliveryId: d.id, trigger: 'replay', retry: { initialIntervalMs: 1_000, backoffCoefficient: 2, maximumAttempts: 1 }, timeoutMs: 1_000 },
           requestedAt: '1',
         })),
         ...(last ? { last: { createdAtMicros: String(last.at * 1000), id: last.id } } : {}),
@@ -74,7 +73,7 @@ function start(taskQueue: string, endpointId: string, request: { replayId: strin
   return env.client.workflow.signalWithStart<typeof replayWorkflow, [{ replayId: string; since: string; until: string }]>('replayWorkflow', {
     taskQueue,
     workflowId: replayWorkflowId(endpointId),
-    args: [{ endpointId, concurrency }],
+    args: [{ endpointId, concurrency, delivery: { retry: { initialIntervalMs: 1_000, backoffCoefficient: 2, maximumAttempts: 1 }, deliveryTimeoutMs: 1_000 } }],
     signal: replaySignal,
     signalArgs: [{ replayId: request.replayId, since: iso(request.since), until: iso(request.until) }],
   });

@@ -207,7 +207,7 @@ describe('replay workflow', () => {
     const endpoint = await stack.db.selectFrom('endpoints').selectAll().where('id', '=', s.endpointId).executeTakeFirstOrThrow();
     const outcome = await stack.db.transaction().execute((trx) => requestReplay(trx, endpoint, { requestedBy: { kind: 'user', id: 'usr_test' } }, new Date()));
     if (outcome.kind !== 'accepted') throw new Error('refused');
-    const input: ReplayInput = { endpointId: s.endpointId, concurrency: 2, continueAfter: 4 };
+    const input: ReplayInput = { endpointId: s.endpointId, concurrency: 2, continueAfter: 4, delivery: { retry: settings.retry, deliveryTimeoutMs: settings.deliveryTimeoutMs } };
     await client.workflow.signalWithStart<typeof replayWorkflow, [unknown]>('replayWorkflow', {
       taskQueue: settings.temporal.taskQueue,
       workflowId: replayWorkflowId(s.endpointId),

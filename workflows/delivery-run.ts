@@ -3,7 +3,12 @@
 import type { WorkflowIdConflictPolicy, WorkflowIdReusePolicy } from '@temporalio/common';
 import type { AttemptTrigger } from '../db/database.ts';
 import type { DeliveryToStart } from '../db/delivery-starts.ts';
+import type { Config } from '../lib/config.ts';
 import { APP_ID, DELIVERY_STATUS, ENDPOINT_ID, EVENT_TYPE, SUBSCRIBER_ID } from '../lib/search-attributes.ts';
+import type { DeliveryInput } from './delivery.ts';
+
+/** The server's delivery settings a run's input is made of. */
+export type DeliverySettings = Pick<Config, 'retry' | 'deliveryTimeoutMs'>;
 
 export function deliveryWorkflowId(deliveryId: string): string {
   return `delivery:${deliveryId}`;
@@ -48,4 +53,18 @@ export function deliverySearchAttributes(delivery: DeliveryToStart) {
     { key: EVENT_TYPE, value: delivery.event_type },
     { key: DELIVERY_STATUS, value: 'pending' },
   ];
+}
+
+/** The workflow's input: the app's retry settings where it has them, the server's otherwise. */
+export function deliveryInput(delivery: DeliveryToStart, trigger: AttemptTrigger, settings: DeliverySettings): DeliveryInput {
+  return {
+    deliveryId: delivery.id,
+    trigger,
+    retry: {
+      initialIntervalMs: delivery.retry_initial_interval_ms ?? settings.retry.initialIntervalMs,
+      backoffCoefficient: delivery.retry_backoff_coefficient ?? settings.retry.backoffCoefficient,
+      maximumAttempts: settings.retry.maximumAttempts,
+    },
+    timeoutMs: settings.deliveryTimeoutMs,
+  };
 }

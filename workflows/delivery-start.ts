@@ -5,8 +5,8 @@ import type { AttemptTrigger } from '../db/database.ts';
 import type { DeliveryToStart } from '../db/delivery-starts.ts';
 import type { Config } from '../lib/config.ts';
 import { START_BOUND_MS, type StartOutcome, type TemporalGateway } from '../lib/temporal.ts';
-import type { DeliveryInput, deliveryWorkflow } from './delivery.ts';
-import { deliverySearchAttributes, deliveryWorkflowId, START_POLICIES, startRequestMemo } from './delivery-run.ts';
+import type { deliveryWorkflow } from './delivery.ts';
+import { deliveryInput, deliverySearchAttributes, deliveryWorkflowId, START_POLICIES, startRequestMemo } from './delivery-run.ts';
 
 export type DeliveryStartSettings = Pick<Config, 'retry' | 'deliveryTimeoutMs' | 'temporal'>;
 
@@ -18,20 +18,6 @@ export const queuedStartMaxAgeMs = (config: Pick<Config, 'reconcileIntervalMs'>)
  * may hold it plus the longest start already under way, and 5 s to spare, so the two never race.
  */
 export const overdueStartMs = (config: Pick<Config, 'reconcileIntervalMs'>): number => queuedStartMaxAgeMs(config) + START_BOUND_MS + 5_000;
-
-/** The workflow's input: the app's retry settings where it has them, the server's otherwise. */
-export function deliveryInput(delivery: DeliveryToStart, trigger: AttemptTrigger, settings: Pick<Config, 'retry' | 'deliveryTimeoutMs'>): DeliveryInput {
-  return {
-    deliveryId: delivery.id,
-    trigger,
-    retry: {
-      initialIntervalMs: delivery.retry_initial_interval_ms ?? settings.retry.initialIntervalMs,
-      backoffCoefficient: delivery.retry_backoff_coefficient ?? settings.retry.backoffCoefficient,
-      maximumAttempts: settings.retry.maximumAttempts,
-    },
-    timeoutMs: settings.deliveryTimeoutMs,
-  };
-}
 
 /**
  * Everything `client.workflow.start` needs for one delivery. `requestedAt`, when the caller knows

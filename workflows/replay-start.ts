@@ -8,14 +8,14 @@ import { APP_ID, ENDPOINT_ID, SUBSCRIBER_ID } from '../lib/search-attributes.ts'
 import { isTemporalUnreachable, type StartOutcome, type TemporalGateway } from '../lib/temporal.ts';
 import { cancelSignal, pauseSignal, replaySignal, replayWorkflowId, resumeSignal, type ReplayRequest, type replayWorkflow } from './replay.ts';
 
-export type ReplayStartSettings = Pick<Config, 'temporal' | 'replayConcurrency'>;
+export type ReplayStartSettings = Pick<Config, 'temporal' | 'replayConcurrency' | 'retry' | 'deliveryTimeoutMs'>;
 
 /** Hands one replay request to its endpoint's workflow, starting the workflow when none runs; never throws. */
 export function signalReplayWorkflow(temporal: TemporalGateway, settings: ReplayStartSettings, replay: Replay): Promise<StartOutcome> {
   return temporal.signalWithStart<typeof replayWorkflow, [ReplayRequest]>('replayWorkflow', {
     taskQueue: settings.temporal.taskQueue,
     workflowId: replayWorkflowId(replay.endpoint_id),
-    args: [{ endpointId: replay.endpoint_id, concurrency: settings.replayConcurrency }],
+    args: [{ endpointId: replay.endpoint_id, concurrency: settings.replayConcurrency, delivery: { retry: settings.retry, deliveryTimeoutMs: settings.deliveryTimeoutMs } }],
     signal: replaySignal,
     signalArgs: [{ replayId: replay.id, since: replay.since.toISOString(), until: replay.until.toISOString() }],
     // One run per endpoint at a time; a closed one is followed by a new run.

@@ -16,7 +16,7 @@ import type { ReplayRange } from '../db/replays.ts';
 import { minus, unionOf, type Range } from '../lib/replay-ranges.ts';
 import type { ReplayDelivery } from '../activities/replay.ts';
 import type { deliveryWorkflow } from './delivery.ts';
-import { deliverySearchAttributes, deliveryWorkflowId, START_POLICIES, startRequestMemo } from './delivery-run.ts';
+import { deliveryInput, deliverySearchAttributes, deliveryWorkflowId, START_POLICIES, startRequestMemo, type DeliverySettings } from './delivery-run.ts';
 
 /** One replay request: the endpoint's failed and skipped deliveries created in [since, until) (ISO times). */
 export interface ReplayRequest {
@@ -50,6 +50,8 @@ export const CONTINUE_AFTER = 500;
 
 export interface ReplayInput {
   endpointId: string;
+  /** The server's delivery settings, for the input of each delivery it runs again. */
+  delivery: DeliverySettings;
   /** Deliveries in flight at once (REPLAY_CONCURRENCY). */
   concurrency: number;
   /** Deliveries a run starts before continuing as new; CONTINUE_AFTER unless a test asks for fewer. */
@@ -157,7 +159,7 @@ export async function replayWorkflow(input: ReplayInput): Promise<void> {
     state.counts.sent++;
     void startChild<typeof deliveryWorkflow>('deliveryWorkflow', {
       workflowId: deliveryWorkflowId(replay.delivery.id),
-      args: [replay.input],
+      args: [deliveryInput(replay.delivery, 'replay', input.delivery)],
       workflowIdReusePolicy: START_POLICIES.replay.workflowIdReusePolicy,
       // A delivery under way finishes whatever becomes of its replay.
       parentClosePolicy: ParentClosePolicy.ABANDON,

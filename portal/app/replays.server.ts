@@ -114,9 +114,7 @@ export async function requestEndpointReplay(
   const parsed = parseReplayForm(form);
   if (!parsed.ok) return { status: 400, result: { intent, endpointId, errors: parsed.errors, values: parsed.values } };
   const values = { since: formText(form, 'since'), until: formText(form, 'until') };
-  // As the API does: deliveries created after now cannot have failed yet, so a later end is taken as now.
-  const until = parsed.until && new Date(Math.min(parsed.until.getTime(), now.getTime()));
-  const outcome = await context.db.transaction().execute((trx) => requestReplay(trx, endpoint, { since: parsed.since, until, requestedBy }, now));
+  const outcome = await context.db.transaction().execute((trx) => requestReplay(trx, endpoint, { since: parsed.since, until: parsed.until, requestedBy }, now));
   if (outcome.kind === 'endpoint_inactive') {
     return { status: 409, result: { intent, endpointId, errors: { form: 'This endpoint is disabled, so a replay would only skip again. Re-enable the endpoint first, then replay.' }, values } };
   }
