@@ -17,6 +17,14 @@ export default defineConfig({
   // Keep a future repo-level public/ or Vite cache from leaking into, or out of, the portal build.
   publicDir: inPortal('public'),
   cacheDir: inPortal('.cache'),
+  build: {
+    rollupOptions: {
+      // Resource routes (the replay progress JSON, POST-only logouts) have no client code: their empty chunks are expected.
+      onwarn(warning, warn) {
+        if (warning.code !== 'EMPTY_BUNDLE') warn(warning);
+      },
+    },
+  },
   plugins: [
     remix({
       appDirectory: inPortal('app'),
