@@ -1,8 +1,10 @@
 /**
  * Code samples for the API documentation, pure (no I/O):
- * - `send`: one complete program per language that posts a message. All six are rendered from ONE
- *   request description (`sendRequest`) by small per-language renderers, so the URL, the app id and
- *   the JSON body are written in one place and only turned into each language's string literals.
+ * - `send`: one complete program per language that posts a message; `replay`: one that replays what
+ *   an endpoint missed (the default range: from where its miss began until now). Every program is
+ *   rendered from ONE request description (`sendRequest`, `replayRequest`) by small per-language
+ *   renderers, so the URL, the ids and the JSON body are written in one place and only turned into
+ *   each language's string literals.
  * - `verify`: a receiver-side function `verify(secret, headers, rawBody)` per language that accepts
  *   a delivery when its HostedHooks-Signature or any v1 entry of its webhook-signature (Standard
  *   Webhooks, one entry per active secret during rotation) signs the raw body within 5 minutes,
@@ -17,6 +19,7 @@ export const SAMPLE_LANGUAGES: readonly SampleLanguage[] = ['curl', 'node', 'pyt
 
 export interface CodeSamples {
   send: Record<SampleLanguage, string>;
+  replay: Record<SampleLanguage, string>;
   verify: Record<SampleLanguage, string>;
 }
 
@@ -26,9 +29,14 @@ export interface CodeSampleOptions {
   appId: string;
   eventType: string;
   version: string;
+  /** The endpoint the replay program replays; ENDPOINT_ID_PLACEHOLDER when none is chosen. */
+  endpointId?: string;
 }
 
-/** The environment variable every send sample reads the API key from: samples never embed a key. */
+/** Stands for the endpoint id in a replay program written for no endpoint in particular. */
+export const ENDPOINT_ID_PLACEHOLDER = 'ENDPOINT_ID';
+
+/** The environment variable every program reads the API key from: samples never embed a key. */
 export const API_KEY_ENV = 'OPENHOOKS_API_KEY';
 
 /** The example `data` every send sample posts. */
@@ -37,8 +45,12 @@ export const SAMPLE_DATA = { id: 'usr_123', email: 'ada@example.com', name: 'Ada
 /** A header value: fixed text, a prefix followed by an environment variable, or a new random key on each run. */
 export type HeaderValue = { kind: 'text'; text: string } | { kind: 'env'; prefix: string; env: string } | { kind: 'random' };
 
-/** The one request every send sample makes. */
+/** The one request a program makes, and what the program says about itself. */
 export interface SampleRequest {
+  /** The program's leading comment, e.g. "Sends one message to openhooks". */
+  purpose: string;
+  /** The program's file name without extension, for its run hint: `send` → `node send.mjs`. */
+  file: string;
   method: 'POST';
   url: string;
   headers: { name: string; value: HeaderValue }[];
@@ -46,24 +58,46 @@ export interface SampleRequest {
   body: string;
 }
 
+const appUrl = (opts: CodeSampleOptions) => `${opts.baseUrl.replace(/\/+$/, '')}/apps/${encodeURIComponent(opts.appId)}`;
+
+/** The headers of every API request: the key from the environment, a JSON body, a new Idempotency-Key. */
+const apiHeaders = (): SampleRequest['headers'] => [
+  { name: 'Authorization', value: { kind: 'env', prefix: 'Bearer ', env: API_KEY_ENV } },
+  { name: 'content-type', value: { kind: 'text', text: 'application/json' } },
+  { name: 'Idempotency-Key', value: { kind: 'random' } },
+];
+
 export function sendRequest(opts: CodeSampleOptions): SampleRequest {
   return {
+    purpose: 'Sends one message to openhooks',
+    file: 'send',
     method: 'POST',
-    url: `${opts.baseUrl.replace(/\/+$/, '')}/apps/${encodeURIComponent(opts.appId)}/messages`,
-    headers: [
-      { name: 'Authorization', value: { kind: 'env', prefix: 'Bearer ', env: API_KEY_ENV } },
-      { name: 'content-type', value: { kind: 'text', text: 'application/json' } },
-      { name: 'Idempotency-Key', value: { kind: 'random' } },
-    ],
+    url: `${appUrl(opts)}/messages`,
+    headers: apiHeaders(),
     body: JSON.stringify({ event_type: opts.eventType, version: opts.version, data: SAMPLE_DATA }),
   };
 }
 
+/** An empty body asks for the default range: from where the endpoint's miss began until now. */
+export function replayRequest(opts: CodeSampleOptions): SampleRequest {
+  return {
+    purpose: 'Replays what one endpoint missed',
+    file: 'replay',
+    method: 'POST',
+    url: `${appUrl(opts)}/endpoints/${encodeURIComponent(opts.endpointId ?? ENDPOINT_ID_PLACEHOLDER)}/replay`,
+    headers: apiHeaders(),
+    body: '{}',
+  };
+}
+
+function render(request: SampleRequest): Record<SampleLanguage, string> {
+  const programs = {} as Record<SampleLanguage, string>;
+  for (const language of SAMPLE_LANGUAGES) programs[language] = RENDERERS[language](request).join('\n');
+  return programs;
+}
+
 export function codeSamples(opts: CodeSampleOptions): CodeSamples {
-  const request = sendRequest(opts);
-  const send = {} as Record<SampleLanguage, string>;
-  for (const language of SAMPLE_LANGUAGES) send[language] = SENDERS[language](request).join('\n');
-  return { send, verify: { ...VERIFIERS } };
+  return { send: render(sendRequest(opts)), replay: render(replayRequest(opts)), verify: { ...VERIFIERS } };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -131,18 +165,18 @@ const needsRandom = (r: SampleRequest) => r.headers.some((h) => h.value.kind ===
 const runHint = (command: string) => `Run: ${API_KEY_ENV}=<your API key> ${command}`;
 
 // ---------------------------------------------------------------------------------------------
-// Send renderers: SampleRequest → lines of one program.
+// Renderers: SampleRequest → lines of one program that makes the request and prints the status and body.
 
 type Renderer = (r: SampleRequest) => string[];
 
-const SENDERS: Record<SampleLanguage, Renderer> = {
+const RENDERERS: Record<SampleLanguage, Renderer> = {
   curl(r) {
     const header = (name: string, v: HeaderValue) =>
       v.kind === 'text' ? shWord(`${name}: ${v.text}`)
       : v.kind === 'env' ? shConcat([{ text: `${name}: ${v.prefix}` }, { expand: `$${v.env}` }])
       : shConcat([{ text: `${name}: ` }, { expand: '$(uuidgen 2>/dev/null || cat /proc/sys/kernel/random/uuid)' }]);
     return [
-      `# Sends one message to openhooks with curl. Run it with ${API_KEY_ENV} set to your API key.`,
+      `# ${r.purpose} with curl. Run it with ${API_KEY_ENV} set to your API key.`,
       ...envNames(r).map((env) => `: "\${${env}:?set ${env} to your openhooks API key}"`),
       `curl -sS -i -w '\\n' -X ${shWord(r.method)} ${shWord(r.url)} \\`,
       ...r.headers.map((h) => `  -H ${header(h.name, h.value)} \\`),
@@ -154,7 +188,7 @@ const SENDERS: Record<SampleLanguage, Renderer> = {
     const value = (v: HeaderValue) =>
       v.kind === 'text' ? jsString(v.text) : v.kind === 'env' ? concat(v.prefix, jsString, ' + ', `process.env.${v.env}`) : 'randomUUID()';
     return [
-      `// Sends one message to openhooks (Node.js 18+, no dependencies). ${runHint('node send.mjs')}`,
+      `// ${r.purpose} (Node.js 18+, no dependencies). ${runHint(`node ${r.file}.mjs`)}`,
       ...(needsRandom(r) ? ["import { randomUUID } from 'node:crypto';", ''] : []),
       `const response = await fetch(${jsString(r.url)}, {`,
       `  method: ${jsString(r.method)},`,
@@ -172,7 +206,7 @@ const SENDERS: Record<SampleLanguage, Renderer> = {
       v.kind === 'text' ? pyString(v.text) : v.kind === 'env' ? concat(v.prefix, pyString, ' + ', `os.environ[${pyString(v.env)}]`) : 'str(uuid.uuid4())';
     const modules = ['urllib.error', 'urllib.request', ...(envNames(r).length > 0 ? ['os'] : []), ...(needsRandom(r) ? ['uuid'] : [])].sort();
     return [
-      `# Sends one message to openhooks (Python 3, standard library only). ${runHint('python3 send.py')}`,
+      `# ${r.purpose} (Python 3, standard library only). ${runHint(`python3 ${r.file}.py`)}`,
       `import ${modules.join(', ')}`,
       '',
       'request = urllib.request.Request(',
@@ -195,7 +229,7 @@ const SENDERS: Record<SampleLanguage, Renderer> = {
     const value = (v: HeaderValue) =>
       v.kind === 'text' ? rbString(v.text) : v.kind === 'env' ? concat(v.prefix, rbString, ' + ', `ENV.fetch(${rbString(v.env)})`) : 'SecureRandom.uuid';
     return [
-      `# Sends one message to openhooks (Ruby, standard library only). ${runHint('ruby send.rb')}`,
+      `# ${r.purpose} (Ruby, standard library only). ${runHint(`ruby ${r.file}.rb`)}`,
       "require 'net/http'",
       ...(needsRandom(r) ? ["require 'securerandom'"] : []),
       '',
@@ -213,7 +247,7 @@ const SENDERS: Record<SampleLanguage, Renderer> = {
       v.kind === 'text' ? goString(v.text) : v.kind === 'env' ? concat(v.prefix, goString, '+', `os.Getenv(${goString(v.env)})`) : 'rand.Text()';
     const imports = ['net/http', 'os', 'strings', ...(needsRandom(r) ? ['crypto/rand'] : [])].sort();
     return [
-      `// Sends one message to openhooks (Go 1.24+, standard library only). ${runHint('go run send.go')}`,
+      `// ${r.purpose} (Go 1.24+, standard library only). ${runHint(`go run ${r.file}.go`)}`,
       'package main',
       'import (',
       ...imports.map((name) => `\t"${name}"`),
@@ -237,7 +271,7 @@ const SENDERS: Record<SampleLanguage, Renderer> = {
       : `${phpString(`${name}: `)} . bin2hex(random_bytes(16))`;
     return [
       '<?php',
-      `// Sends one message to openhooks (PHP, no extensions needed). ${runHint('php send.php')}`,
+      `// ${r.purpose} (PHP, no extensions needed). ${runHint(`php ${r.file}.php`)}`,
       "$context = stream_context_create(['http' => [",
       `    'method' => ${phpString(r.method)},`,
       "    'header' => [",
@@ -246,7 +280,9 @@ const SENDERS: Record<SampleLanguage, Renderer> = {
       `    'content' => ${phpString(r.body)},`,
       "    'ignore_errors' => true,",
       ']]);',
-      `echo file_get_contents(${phpString(r.url)}, false, $context), "\\n";`,
+      `$stream = fopen(${phpString(r.url)}, 'r', false, $context);`,
+      // The status line is the first of the wrapper's headers (no $http_response_header: deprecated in PHP 8.5).
+      "echo stream_get_meta_data($stream)['wrapper_data'][0], ' ', stream_get_contents($stream), \"\\n\";",
     ];
   },
 };

@@ -70,15 +70,19 @@ function markdownSamples(title: string, samples: CodeSamples['send']): string {
   return [`### ${title}`, ...SAMPLE_LANGUAGES.map((l) => `**${l}**\n\n\`\`\`${FENCE[l]}\n${samples[l]}\n\`\`\``)].join('\n\n');
 }
 
-/** Shows, under "send a message to an app", the generated programs for sending and for verifying. */
+/** The generated programs shown under the operations they call: sending (with verifying, receiver side) and replaying. */
 function describeWithSamples(baseUrl: string): (op: Operation) => string | undefined {
-  return (op) => {
-    if (op.method !== 'post' || op.path !== '/apps/:app_id/messages') return undefined;
-    const samples = codeSamples({ baseUrl, appId: 'APP_ID', eventType: 'user.created', version: '1.0' });
-    return [
+  const samples = codeSamples({ baseUrl, appId: 'APP_ID', eventType: 'user.created', version: '1.0' });
+  const byOperation: Record<string, string> = {
+    'post /apps/:app_id/messages': [
       'GET /apps/{app_id}/code_samples returns these with your app id filled in.',
       markdownSamples('Send a message', samples.send),
       markdownSamples('Verify a delivery (receiver side)', samples.verify),
-    ].join('\n\n');
+    ].join('\n\n'),
+    'post /apps/:app_id/endpoints/:endpoint_id/replay': [
+      'GET /apps/{app_id}/code_samples?endpoint_id={endpoint_id} returns these with your app and endpoint ids filled in.',
+      markdownSamples('Replay what an endpoint missed (the default range: from where its miss began until now)', samples.replay),
+    ].join('\n\n'),
   };
+  return (op) => byOperation[`${op.method} ${op.path}`];
 }

@@ -6,7 +6,7 @@ import { findMessageDeliveries, listMessageDeliveries, type MessageDelivery } fr
 import { firstEventTypeName } from '../db/event-types.ts';
 import { acceptMessage, findMessage, listMessages } from '../db/messages.ts';
 import { DELIVERY_REASONS } from '../lib/failures.ts';
-import { codeSamples, SAMPLE_LANGUAGES } from './code-samples.ts';
+import { codeSamples, ENDPOINT_ID_PLACEHOLDER, SAMPLE_LANGUAGES } from './code-samples.ts';
 import type { DeliveryStarts } from './delivery-starts.ts';
 import { ApiError, jsonBody, notFound } from './errors.ts';
 import { idempotencyKeyOf, requestHash } from './idempotency.ts';
@@ -90,10 +90,12 @@ const languageMap = (description: string) => z.object(Object.fromEntries(SAMPLE_
 export const CodeSamplesQuery = z.looseObject({
   event_type: z.string().max(100).optional().meta({ description: "Defaults to the app's first event type" }),
   version: z.string().max(50).optional().meta({ description: 'Defaults to 1.0' }),
+  endpoint_id: z.string().max(100).optional().meta({ description: `An endpoint of this app for the replay programs; without it they say ${ENDPOINT_ID_PLACEHOLDER}` }),
 });
 export const CodeSamplesOut = z
   .object({
     send: languageMap('A complete program per language that sends a message; the API key is read from OPENHOOKS_API_KEY'),
+    replay: languageMap('A complete program per language that replays what the endpoint missed (POST /apps/{app_id}/endpoints/{endpoint_id}/replay, default range); the API key is read from OPENHOOKS_API_KEY'),
     verify: languageMap("A receiver-side verify(secret, headers, rawBody) per language that checks the HostedHooks and Standard Webhooks signatures"),
   })
   .meta({ id: 'CodeSamples' });
@@ -170,10 +172,11 @@ export function messagesRouter(db: Db, spec: ApiSpec, starts: DeliveryStarts, pu
     sendPage(req, res, page, await listMessageDeliveries(db, message.id, page), deliveryOut);
   });
 
-  define({ method: 'get', path: '/apps/:app_id/code_samples', summary: 'Code that sends a message to this app, and code that verifies a delivery', query: CodeSamplesQuery, status: 200, response: CodeSamplesOut }, async ({ res, params, query, accountId }) => {
+  define({ method: 'get', path: '/apps/:app_id/code_samples', summary: 'Code that sends a message to this app, code that replays what an endpoint missed, and code that verifies a delivery', query: CodeSamplesQuery, status: 200, response: CodeSamplesOut }, async ({ res, params, query, accountId }) => {
     const app = await requireApp(db, accountId, params.app_id!);
     const eventType = query.event_type ?? (await firstEventTypeName(db, app.id)) ?? 'user.created';
-    res.json(codeSamples({ baseUrl: `${publicUrl}/api/v1`, appId: app.id, eventType, version: query.version ?? '1.0' }));
+    const endpoint = query.endpoint_id === undefined ? undefined : await requireEndpoint(db, { appId: app.id }, query.endpoint_id);
+    res.json(codeSamples({ baseUrl: `${publicUrl}/api/v1`, appId: app.id, eventType, version: query.version ?? '1.0', endpointId: endpoint?.id }));
   });
 
   return router;

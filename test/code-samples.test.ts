@@ -2,7 +2,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it, type TestContext } from 'vitest';
-import { API_KEY_ENV, codeSamples, SAMPLE_DATA, SAMPLE_LANGUAGES, sendRequest, type CodeSampleOptions, type SampleLanguage } from '../api/code-samples.ts';
+import { API_KEY_ENV, codeSamples, ENDPOINT_ID_PLACEHOLDER, replayRequest, SAMPLE_DATA, SAMPLE_LANGUAGES, sendRequest, type CodeSampleOptions, type SampleLanguage, type SampleRequest } from '../api/code-samples.ts';
 import { newSigningSecret, signatureHeaders } from '../lib/signing.ts';
 import { waitFor } from './support/ports.ts';
 import { startReceiver, type ReceivedRequest } from './support/receiver.ts';
@@ -14,13 +14,20 @@ import { seed, startStack, type Stack } from './support/stack.ts';
 
 const ON_PATH = new Map(['bash', 'curl', 'openssl', 'python3', 'ruby', 'go', 'php'].map((bin) => [bin, spawnSync('which', [bin], { stdio: 'ignore' }).status === 0]));
 
-const NEEDS: Record<'send' | 'verify', Record<SampleLanguage, string[]>> = {
-  send: { curl: ['bash', 'curl'], node: [], python: ['python3'], ruby: ['ruby'], go: ['go'], php: ['php'] },
+/** The two kinds of program, each rendered from its request; named as their files are (`send.py`, `replay.py`). */
+type ProgramKind = 'send' | 'replay';
+const REQUESTS: Record<ProgramKind, (opts: CodeSampleOptions) => SampleRequest> = { send: sendRequest, replay: replayRequest };
+const PROGRAM_KINDS = Object.keys(REQUESTS) as ProgramKind[];
+
+const PROGRAM_NEEDS: Record<SampleLanguage, string[]> = { curl: ['bash', 'curl'], node: [], python: ['python3'], ruby: ['ruby'], go: ['go'], php: ['php'] };
+const NEEDS: Record<ProgramKind | 'verify', Record<SampleLanguage, string[]>> = {
+  send: PROGRAM_NEEDS,
+  replay: PROGRAM_NEEDS,
   verify: { curl: ['bash', 'openssl'], node: [], python: ['python3'], ruby: ['ruby'], go: ['go'], php: ['php'] },
 };
 
 /** Skips the test with a clear message when a program this language needs is not installed. */
-function requireTools(ctx: TestContext, kind: 'send' | 'verify', lang: SampleLanguage) {
+function requireTools(ctx: TestContext, kind: ProgramKind | 'verify', lang: SampleLanguage) {
   const missing = NEEDS[kind][lang].filter((bin) => !ON_PATH.get(bin));
   if (missing.length > 0) ctx.skip(`${missing.join(' and ')} not on PATH: the ${lang} ${kind} sample cannot run on this machine`);
 }
@@ -64,17 +71,17 @@ function write(dir: string, file: string, text: string): string {
   return full;
 }
 
-/** Runs one send sample as its users would, with the API key (or none) in the environment. */
-function runSend(lang: SampleLanguage, sample: string, apiKey?: string): Promise<RunResult> {
-  const dir = scratchDir(`send-${lang}`);
+/** Runs one send or replay program as its users would, with the API key (or none) in the environment. */
+function runProgram(kind: ProgramKind, lang: SampleLanguage, sample: string, apiKey?: string): Promise<RunResult> {
+  const dir = scratchDir(`${kind}-${lang}`);
   const env = childEnv(apiKey);
   switch (lang) {
     case 'curl': return run('bash', ['-c', sample], { env });
-    case 'node': return run(process.execPath, [write(dir, 'send.mjs', sample)], { env });
-    case 'python': return run('python3', [write(dir, 'send.py', sample)], { env });
-    case 'ruby': return run('ruby', [write(dir, 'send.rb', sample)], { env });
-    case 'go': return run('go', ['run', write(dir, 'send.go', sample)], { env, cwd: dir });
-    case 'php': return run('php', [write(dir, 'send.php', sample)], { env });
+    case 'node': return run(process.execPath, [write(dir, `${kind}.mjs`, sample)], { env });
+    case 'python': return run('python3', [write(dir, `${kind}.py`, sample)], { env });
+    case 'ruby': return run('ruby', [write(dir, `${kind}.rb`, sample)], { env });
+    case 'go': return run('go', ['run', write(dir, `${kind}.go`, sample)], { env, cwd: dir });
+    case 'php': return run('php', [write(dir, `${kind}.php`, sample)], { env });
   }
 }
 
@@ -228,9 +235,11 @@ function literalAfter(sample: string, prefix: string, suffix: string): string {
 
 const linesOf = (code: string) => code.replace(/\n$/, '').split('\n');
 const occurrences = (haystack: string, needle: string) => haystack.split(needle).length - 1;
-const messageIdIn = (output: string) => /"id":"(msg_[0-9a-z]+)"/.exec(output)?.[1];
+const idIn = (prefix: 'msg' | 'rpl', output: string) => new RegExp(`"id":"(${prefix}_[0-9a-z]+)"`).exec(output)?.[1];
+/** The status a program printed: `202 {…}` (node, python, ruby) or `HTTP/1.1 202 Accepted` (curl, go, php). */
+const STATUS_202 = /(^|\s)202\s/;
 
-const plain: CodeSampleOptions = { baseUrl: 'https://hooks.example.com/api/v1', appId: 'app_0123456789abcdefghjkmnpqrs', eventType: 'user.created', version: '1.0' };
+const plain: CodeSampleOptions = { baseUrl: 'https://hooks.example.com/api/v1', appId: 'app_0123456789abcdefghjkmnpqrs', eventType: 'user.created', version: '1.0', endpointId: 'ep_0123456789abcdefghjkmnpqrs' };
 
 /** Values every language must carry through its string literals unchanged. */
 const tricky: CodeSampleOptions[] = [
@@ -239,9 +248,10 @@ const tricky: CodeSampleOptions[] = [
     appId: `app 'x' (ü)/"y"!*~$HOME`,
     eventType: `it's "quoted" $HOME \${HOME} #{1+1} #@x #$y \`whoami\` %s \\ \\n\n\t</script> ü € 😀`,
     version: `1.0'"\\`,
+    endpointId: `ep 'x' #frag ?q=1 %2F/"y" ü $HOME`,
   },
   // Characters JSON leaves raw but source files cannot all hold raw: DEL, C1 controls, line and paragraph separators.
-  { baseUrl: 'http://placeholder/api/v1', appId: 'app_plain', eventType: 'sep\u2028para\u2029nel\u0085del\u007f "q" $x #{y}', version: '2' },
+  { baseUrl: 'http://placeholder/api/v1', appId: 'app_plain', eventType: 'sep\u2028para\u2029nel\u0085del\u007f "q" $x #{y}', version: '2', endpointId: 'ep_plain' },
 ];
 
 const VERIFY_SIGNATURES: Record<SampleLanguage, RegExp> = {
@@ -265,28 +275,36 @@ const CONSTANT_TIME: Record<SampleLanguage, RegExp> = {
 describe('code samples', () => {
   const samples = codeSamples(plain);
   const url = `${plain.baseUrl}/apps/${plain.appId}/messages`;
+  const replayUrl = `${plain.baseUrl}/apps/${plain.appId}/endpoints/${plain.endpointId}/replay`;
 
-  it('has a send program and a verify snippet in every language, each under 20 lines', () => {
-    expect(Object.keys(samples.send).sort()).toEqual([...SAMPLE_LANGUAGES].sort());
-    expect(Object.keys(samples.verify).sort()).toEqual([...SAMPLE_LANGUAGES].sort());
-    for (const lang of SAMPLE_LANGUAGES) {
-      expect(linesOf(samples.send[lang]).length, `send ${lang}`).toBeLessThan(20);
-      expect(linesOf(samples.verify[lang]).length, `verify ${lang}`).toBeLessThan(20);
+  it('has a send program, a replay program and a verify snippet in every language, each under 20 lines', () => {
+    for (const kind of [...PROGRAM_KINDS, 'verify'] as const) {
+      expect(Object.keys(samples[kind]).sort(), kind).toEqual([...SAMPLE_LANGUAGES].sort());
+      for (const lang of SAMPLE_LANGUAGES) expect(linesOf(samples[kind][lang]).length, `${kind} ${lang}`).toBeLessThan(20);
     }
   });
 
-  it('writes the URL, the app id and the body once per send program, and reads the key from the environment', () => {
-    for (const lang of SAMPLE_LANGUAGES) {
-      const code = samples.send[lang];
-      expect(occurrences(code, url), `URL in ${lang}`).toBe(1);
-      expect(occurrences(code, plain.appId), `app id in ${lang}`).toBe(1);
-      expect(occurrences(code, SAMPLE_DATA.name), `body in ${lang}`).toBe(1);
-      expect(code, lang).toContain(API_KEY_ENV);
-      expect(code, lang).toMatch(/Bearer /);
-      expect(code, lang).toContain('application/json');
-      expect(code, lang).toContain('Idempotency-Key');
-      expect(code, lang).not.toMatch(/ohk_/);
+  it('writes the URL, the ids and the body once per program, says what it does, and reads the key from the environment', () => {
+    for (const kind of PROGRAM_KINDS) {
+      for (const lang of SAMPLE_LANGUAGES) {
+        const code = samples[kind][lang];
+        const at = `${kind} ${lang}`;
+        expect(occurrences(code, kind === 'send' ? url : replayUrl), `URL in ${at}`).toBe(1);
+        expect(occurrences(code, plain.appId), `app id in ${at}`).toBe(1);
+        if (kind === 'send') expect(occurrences(code, SAMPLE_DATA.name), `body in ${at}`).toBe(1);
+        else expect(occurrences(code, plain.endpointId!), `endpoint id in ${at}`).toBe(1);
+        expect(code, at).toContain(REQUESTS[kind](plain).purpose);
+        // The run hint names the program's own file (curl runs as it is pasted).
+        if (lang !== 'curl') expect(code, at).toMatch(new RegExp(` ${kind}\\.(mjs|py|rb|go|php)$`, 'm'));
+        expect(code, at).toContain(API_KEY_ENV);
+        expect(code, at).toMatch(/Bearer /);
+        expect(code, at).toContain('application/json');
+        expect(code, at).toContain('Idempotency-Key');
+        expect(code, at).not.toMatch(/ohk_/);
+      }
     }
+    // The replay asks for the default range: from where the endpoint's miss began until now.
+    expect(replayRequest(plain).body).toBe('{}');
   });
 
   it('defines verify(secret, headers, rawBody) with both headers, a 5-minute tolerance and constant-time compares', () => {
@@ -303,20 +321,28 @@ describe('code samples', () => {
     expect(samples.verify.curl).toMatch(/openssl dgst -sha256 -hmac/);
   });
 
-  it('is deterministic, trims a trailing slash off the base URL and encodes the app id', () => {
+  it('is deterministic, trims a trailing slash off the base URL, encodes the ids and has a placeholder for no endpoint', () => {
     expect(codeSamples(plain)).toEqual(samples);
-    const other = codeSamples({ ...plain, baseUrl: `${plain.baseUrl}/`, appId: 'app/1 2' });
-    for (const lang of SAMPLE_LANGUAGES) expect(other.send[lang], lang).toContain(`${plain.baseUrl}/apps/app%2F1%202/messages`);
+    const other = codeSamples({ ...plain, baseUrl: `${plain.baseUrl}/`, appId: 'app/1 2', endpointId: 'ep/3?#4' });
+    for (const lang of SAMPLE_LANGUAGES) {
+      expect(other.send[lang], lang).toContain(`${plain.baseUrl}/apps/app%2F1%202/messages`);
+      expect(other.replay[lang], lang).toContain(`${plain.baseUrl}/apps/app%2F1%202/endpoints/ep%2F3%3F%234/replay`);
+    }
+    const noEndpoint = codeSamples({ ...plain, endpointId: undefined });
+    for (const lang of SAMPLE_LANGUAGES) expect(noEndpoint.replay[lang], lang).toContain(`/apps/${plain.appId}/endpoints/${ENDPOINT_ID_PLACEHOLDER}/replay`);
   });
 
   it('writes Ruby and PHP literals that their interpreters read back exactly', () => {
     for (const opts of [plain, ...tricky]) {
-      const request = sendRequest(opts);
-      const { send } = codeSamples(opts);
-      expect(readLiteral('ruby', literalAfter(send.ruby, 'uri = URI(', ')'))).toBe(request.url);
-      expect(readLiteral('ruby', literalAfter(send.ruby, 'request.body = ', ''))).toBe(request.body);
-      expect(readLiteral('php', literalAfter(send.php, 'echo file_get_contents(', ', false, $context), "\\n";'))).toBe(request.url);
-      expect(readLiteral('php', literalAfter(send.php, "    'content' => ", ','))).toBe(request.body);
+      const programs = codeSamples(opts);
+      for (const kind of PROGRAM_KINDS) {
+        const request = REQUESTS[kind](opts);
+        const { ruby, php } = programs[kind];
+        expect(readLiteral('ruby', literalAfter(ruby, 'uri = URI(', ')'))).toBe(request.url);
+        expect(readLiteral('ruby', literalAfter(ruby, 'request.body = ', ''))).toBe(request.body);
+        expect(readLiteral('php', literalAfter(php, '$stream = fopen(', ", 'r', false, $context);"))).toBe(request.url);
+        expect(readLiteral('php', literalAfter(php, "    'content' => ", ','))).toBe(request.body);
+      }
     }
     // The second tricky value needs escapes: double quotes, with nothing left to interpolate.
     expect(literalAfter(codeSamples(tricky[1]!).send.ruby, 'request.body = ', '')).toMatch(/^".*\\u2028.*\\#\{y\}.*"$/);
@@ -338,20 +364,25 @@ describe('code samples', () => {
       const keys: string[] = [];
       for (const opts of [...tricky, tricky[0]!]) {
         const baseUrl = `${new URL(receiver.url).origin}/api/v1`;
-        const request = sendRequest({ ...opts, baseUrl });
-        const before = receiver.requests.length;
-        const result = await runSend(lang, codeSamples({ ...opts, baseUrl }).send[lang], apiKey);
-        expect(result.code, `${lang} send failed:\n${result.stderr}${result.stdout}`).toBe(0);
-        expect(receiver.requests).toHaveLength(before + 1);
-        const got: ReceivedRequest = receiver.requests[before]!;
-        expect(got.method).toBe('POST');
-        expect(decodeURIComponent(got.path)).toBe(`/api/v1/apps/${opts.appId}/messages`);
-        expect(got.body).toBe(request.body);
-        expect(JSON.parse(got.body)).toEqual({ event_type: opts.eventType, version: opts.version, data: SAMPLE_DATA });
-        expect(got.headers.authorization).toBe(`Bearer ${apiKey}`);
-        expect(got.headers['content-type']).toBe('application/json');
-        expect(got.headers['idempotency-key']).toMatch(/^[\w-]{16,}$/);
-        keys.push(got.headers['idempotency-key'] as string);
+        for (const kind of PROGRAM_KINDS) {
+          const request = REQUESTS[kind]({ ...opts, baseUrl });
+          const before = receiver.requests.length;
+          const result = await runProgram(kind, lang, codeSamples({ ...opts, baseUrl })[kind][lang], apiKey);
+          expect(result.code, `${lang} ${kind} failed:\n${result.stderr}${result.stdout}`).toBe(0);
+          expect(receiver.requests).toHaveLength(before + 1);
+          const got: ReceivedRequest = receiver.requests[before]!;
+          expect(got.method).toBe('POST');
+          // The path's one encoded slash (in an id) decodes like the others, so compare segment by segment.
+          expect(got.path.split('/').map(decodeURIComponent)).toEqual(
+            kind === 'send' ? ['', 'api', 'v1', 'apps', opts.appId, 'messages'] : ['', 'api', 'v1', 'apps', opts.appId, 'endpoints', opts.endpointId, 'replay'],
+          );
+          expect(got.body).toBe(request.body);
+          expect(JSON.parse(got.body)).toEqual(kind === 'send' ? { event_type: opts.eventType, version: opts.version, data: SAMPLE_DATA } : {});
+          expect(got.headers.authorization).toBe(`Bearer ${apiKey}`);
+          expect(got.headers['content-type']).toBe('application/json');
+          expect(got.headers['idempotency-key']).toMatch(/^[\w-]{16,}$/);
+          keys.push(got.headers['idempotency-key'] as string);
+        }
       }
       expect(new Set(keys).size, 'a new Idempotency-Key on every run').toBe(keys.length);
     });
@@ -362,11 +393,12 @@ describe('code samples against a running stack', () => {
   let stack: Stack;
   let receiver: Awaited<ReturnType<typeof startReceiver>>;
   let appId: string;
+  let subscriberId: string;
   let secret: string;
   beforeAll(async () => {
     stack = await startStack();
     receiver = await startReceiver();
-    ({ appId, secret } = await seed(stack.api, receiver.url));
+    ({ appId, subscriberId, secret } = await seed(stack.api, receiver.url));
   });
   afterAll(async () => {
     await receiver?.close();
@@ -379,22 +411,45 @@ describe('code samples against a running stack', () => {
   it('answers the samples with the real base URL and app id, and the reference docs show them', async () => {
     const answer = await stack.api.get(`/apps/${appId}/code_samples?version=2.0`);
     expect(answer.status).toBe(200);
-    expect(Object.keys(answer.body.send).sort()).toEqual([...SAMPLE_LANGUAGES].sort());
-    expect(Object.keys(answer.body.verify).sort()).toEqual([...SAMPLE_LANGUAGES].sort());
-    // The test env's PUBLIC_URL, the first event type of the app by name, and the asked version.
+    for (const kind of [...PROGRAM_KINDS, 'verify']) expect(Object.keys(answer.body[kind]).sort(), kind).toEqual([...SAMPLE_LANGUAGES].sort());
+    // The test env's PUBLIC_URL, the first event type of the app by name, the asked version, and no endpoint.
     expect(answer.body).toEqual(codeSamples({ baseUrl: 'http://openhooks.test/api/v1', appId, eventType: 'order.shipped', version: '2.0' }));
+    expect(answer.body.replay.node).toContain(`/apps/${appId}/endpoints/${ENDPOINT_ID_PLACEHOLDER}/replay`);
 
     const doc = await fetch(`${stack.serverUrl}/api/v1/openapi.json`).then((r) => r.json());
-    const description: string = doc.paths['/apps/{app_id}/messages'].post.description;
-    for (const language of SAMPLE_LANGUAGES) expect(description).toContain(codeSamples({ baseUrl: 'http://openhooks.test/api/v1', appId: 'APP_ID', eventType: 'user.created', version: '1.0' }).send[language]);
+    const documented = codeSamples({ baseUrl: 'http://openhooks.test/api/v1', appId: 'APP_ID', eventType: 'user.created', version: '1.0' });
+    const sendDescription: string = doc.paths['/apps/{app_id}/messages'].post.description;
+    const replayDescription: string = doc.paths['/apps/{app_id}/endpoints/{endpoint_id}/replay'].post.description;
+    for (const language of SAMPLE_LANGUAGES) {
+      expect(sendDescription).toContain(documented.send[language]);
+      expect(sendDescription).toContain(documented.verify[language]);
+      expect(replayDescription).toContain(documented.replay[language]);
+    }
+    expect(doc.paths['/apps/{app_id}/code_samples'].get.parameters.map((p: { name: string }) => p.name)).toContain('endpoint_id');
+  });
+
+  it("fills in an endpoint of the app, and answers 404 for another app's endpoint", async () => {
+    const endpoints = await stack.api.get(`/apps/${appId}/endpoints`);
+    const endpointId: string = endpoints.body[0].id;
+    const answer = await stack.api.get(`/apps/${appId}/code_samples?endpoint_id=${endpointId}`);
+    expect(answer.status).toBe(200);
+    expect(answer.body).toEqual(codeSamples({ baseUrl: 'http://openhooks.test/api/v1', appId, eventType: 'order.shipped', version: '1.0', endpointId }));
+    for (const lang of SAMPLE_LANGUAGES) expect(answer.body.replay[lang], lang).toContain(`/apps/${appId}/endpoints/${endpointId}/replay`);
+
+    const other = await seed(stack.api, receiver.url);
+    for (const id of [other.endpointId, 'ep_unknown']) {
+      const refused = await stack.api.get(`/apps/${appId}/code_samples?endpoint_id=${id}`);
+      expect(refused.status, id).toBe(404);
+      expect(refused.body.code, id).toBe('not_found');
+    }
   });
 
   it('renders the real base URL and app id and never the API key', () => {
     const samples = samplesFor();
     for (const lang of SAMPLE_LANGUAGES) {
       expect(samples.send[lang], lang).toContain(`${stack.serverUrl}/api/v1/apps/${appId}/messages`);
-      expect(samples.send[lang], lang).not.toContain(stack.apiKey);
-      expect(samples.verify[lang], lang).not.toContain(stack.apiKey);
+      expect(samples.replay[lang], lang).toContain(`${stack.serverUrl}/api/v1/apps/${appId}/endpoints/`);
+      for (const kind of [...PROGRAM_KINDS, 'verify'] as const) expect(samples[kind][lang], `${kind} ${lang}`).not.toContain(stack.apiKey);
     }
   });
 
@@ -405,14 +460,14 @@ describe('code samples against a running stack', () => {
 
       // Without the key in the environment nothing is accepted.
       const count = await messageCount();
-      const refused = await runSend(lang, sample);
+      const refused = await runProgram('send', lang, sample);
       expect(`${refused.stdout}${refused.stderr}`, `${lang} without ${API_KEY_ENV}`).toMatch(new RegExp(`401|unauthorized|${API_KEY_ENV}`));
       expect(await messageCount()).toBe(count);
 
-      const result = await runSend(lang, sample, stack.apiKey);
+      const result = await runProgram('send', lang, sample, stack.apiKey);
       expect(result.code, `${lang} send failed:\n${result.stderr}${result.stdout}`).toBe(0);
-      expect(result.stdout).toMatch(/202/);
-      const id = messageIdIn(result.stdout);
+      expect(result.stdout).toMatch(STATUS_202);
+      const id = idIn('msg', result.stdout);
       expect(id, `a message id in the output of ${lang}:\n${result.stdout}`).toBeDefined();
 
       const delivered = await waitFor(`delivery of ${id}`, () => receiver.requests.find((r) => (JSON.parse(r.body) as { id: string }).id === id));
@@ -422,6 +477,68 @@ describe('code samples against a running stack', () => {
       expect(listed.status).toBe(200);
       expect(listed.body.find((m: { id: string }) => m.id === id)).toMatchObject({ id, event_type: 'user.created', version: '1.0', data: SAMPLE_DATA });
       expect(await messageCount()).toBe(count + 1);
+    });
+  });
+
+  describe('replay samples replay what an endpoint missed', () => {
+    let missedReceiver: Awaited<ReturnType<typeof startReceiver>>;
+    let endpointId: string;
+    let missedMessageId: string;
+    let missedSince: string;
+    beforeAll(async () => {
+      missedReceiver = await startReceiver();
+      // An endpoint of its own, for order.shipped only: the send and verify tests never reach it.
+      const created = await stack.api.post(`/subscriptions/${subscriberId}/endpoints`, { url: missedReceiver.url, version: '1.0', enabled_events: ['order.shipped'] });
+      expect(created.status).toBe(201);
+      endpointId = created.body.id;
+      // It misses one message while disabled and is enabled again: the default range holds that message.
+      const endpointPath = `/subscriptions/${subscriberId}/endpoints/${endpointId}`;
+      expect((await stack.api.patch(endpointPath, { status: 'inactive' })).status).toBe(200);
+      const posted = await stack.api.post(`${endpointPath}/messages`, { event_type: 'order.shipped', version: '1.0', data: { id: 'ord_1' } });
+      expect(posted.status).toBe(202);
+      missedMessageId = posted.body.id;
+      expect((await stack.api.patch(endpointPath, { status: 'active' })).status).toBe(200);
+      const missed = await stack.api.get(`/apps/${appId}/endpoints/${endpointId}/missed`);
+      expect(missed.body.count).toBe(1);
+      missedSince = missed.body.since;
+    });
+    afterAll(async () => {
+      await missedReceiver?.close();
+    });
+
+    const replayCount = async () => Number((await stack.api.get(`/apps/${appId}/endpoints/${endpointId}/replays`)).headers.get('x-total-count'));
+
+    it.for(SAMPLE_LANGUAGES)('%s', { timeout: 180_000 }, async (lang, ctx) => {
+      requireTools(ctx, 'replay', lang);
+      const sample = codeSamples({ baseUrl: `${stack.serverUrl}/api/v1`, appId, eventType: 'user.created', version: '1.0', endpointId }).replay[lang];
+
+      // Without the key in the environment nothing is asked.
+      const count = await replayCount();
+      const refused = await runProgram('replay', lang, sample);
+      expect(`${refused.stdout}${refused.stderr}`, `${lang} without ${API_KEY_ENV}`).toMatch(new RegExp(`401|unauthorized|${API_KEY_ENV}`));
+      expect(await replayCount()).toBe(count);
+
+      // The first replay sends the missed message; later ones find nothing left (total 0) and are still recorded.
+      const result = await runProgram('replay', lang, sample, stack.apiKey);
+      expect(result.code, `${lang} replay failed:\n${result.stderr}${result.stdout}`).toBe(0);
+      expect(result.stdout).toMatch(STATUS_202);
+      const id = idIn('rpl', result.stdout);
+      expect(id, `a replay id in the output of ${lang}:\n${result.stdout}`).toBeDefined();
+      const replay = await stack.api.get(`/apps/${appId}/replays/${id}`);
+      expect(replay.status).toBe(200);
+      expect(replay.body).toMatchObject({ id, endpoint_id: endpointId, subscription_id: subscriberId, since: missedSince, requested_by: { kind: 'api_key' } });
+      expect(await replayCount()).toBe(count + 1);
+    });
+
+    it('sent the missed message again, once', async () => {
+      const isMissed = (r: ReceivedRequest) => (JSON.parse(r.body) as { id: string }).id === missedMessageId;
+      await waitFor('the missed message', () => missedReceiver.requests.find(isMissed));
+      // Once it succeeded no replay can claim it again (they send only failed and skipped deliveries).
+      await waitFor('its delivery to succeed', async () => {
+        const message = await stack.api.get(`/apps/${appId}/messages/${missedMessageId}`);
+        return message.body.deliveries.find((d: { endpoint_id: string; status: string }) => d.endpoint_id === endpointId && d.status === 'succeeded');
+      });
+      expect(missedReceiver.requests.filter(isMissed)).toHaveLength(1);
     });
   });
 
