@@ -1,6 +1,6 @@
 import type { LoaderFunctionArgs, MetaFunction } from '@remix-run/node';
 import { Link, useLoaderData } from '@remix-run/react';
-import { API_KEY_ENV, codeSamples, SAMPLE_LANGUAGES } from '../../../api/code-samples.ts';
+import { API_KEY_ENV, codeSamples, ENDPOINT_ID_PLACEHOLDER, SAMPLE_LANGUAGES } from '../../../api/code-samples.ts';
 import { eventTypesOf } from '../../../db/event-types.ts';
 import { AppErrorBoundary } from '../app-error-boundary';
 import { requireAccountApp } from '../apps.server';
@@ -22,7 +22,7 @@ export async function loader({ request, context, params }: LoaderFunctionArgs) {
     app: { id: app.id, name: app.name },
     eventType,
     eventTypes: eventTypes.map((t) => t.name),
-    languages: SAMPLE_LANGUAGES.map((language) => ({ language, name: LANGUAGE_NAMES[language], send: samples.send[language], verify: samples.verify[language] })),
+    languages: SAMPLE_LANGUAGES.map((language) => ({ language, name: LANGUAGE_NAMES[language], send: samples.send[language], replay: samples.replay[language], verify: samples.verify[language] })),
   };
 }
 
@@ -72,6 +72,16 @@ export default function GettingStarted() {
         <details key={l.language} open={l.language === 'curl'}>
           <summary>{l.name}</summary>
           <pre>{l.send}</pre>
+        </details>
+      ))}
+      <h2>Replay what an endpoint missed</h2>
+      <p>
+        Each sends again the endpoint’s failed and skipped deliveries since it began missing messages; put its id (on <Link to={`/apps/${app.id}/subscribers`}>Subscribers</Link>) in place of <code>{ENDPOINT_ID_PLACEHOLDER}</code>.
+      </p>
+      {languages.map((l) => (
+        <details key={l.language}>
+          <summary>{l.name}</summary>
+          <pre>{l.replay}</pre>
         </details>
       ))}
       <h2>Verify a delivery (your subscribers’ side)</h2>
