@@ -1,12 +1,14 @@
 import { WorkflowNotFoundError } from '@temporalio/client';
 import type { Db } from '../db/connection.ts';
 import { claimOverdueStarts, markStarted, type ClaimedStart } from '../db/delivery-starts.ts';
-import { claimUnsignaledReplays, markReplaysSignaled } from '../db/replays.ts';
+import { claimQuietReplays, claimUnsignaledReplays, markReplaysSignaled, saveReplayProgress } from '../db/replays.ts';
+import type { Replay } from '../db/database.ts';
 import type { Config } from '../lib/config.ts';
 import { log } from '../lib/log.ts';
 import { isTemporalUnreachable, type StartOutcome, type TemporalGateway } from '../lib/temporal.ts';
 import { deliveryWorkflowId, startRequestOf, startsNewRun } from '../workflows/delivery-run.ts';
 import { overdueStartMs, startDeliveryWorkflow } from '../workflows/delivery-start.ts';
+import { replayWorkflowId } from '../workflows/replay.ts';
 import { signalReplayWorkflow } from '../workflows/replay-start.ts';
 
 /** Starts leased per round: one round's calls end well within the lease (see overdueStartMs). */
@@ -73,6 +75,39 @@ export async function reconcileReplays(
     start: (replay) => signalReplayWorkflow(temporal, config, replay),
     confirm: (confirmed) => markReplaysSignaled(db, confirmed.map((replay) => replay.id)),
   });
+}
+
+/**
+ * Ends the replays no workflow serves any more (its run was terminated or failed in the Temporal
+ * UI, or ended while Postgres was away for longer than it retries): once one has been quiet for
+ * `staleMs`, and its endpoint's replay workflow is not running, it is recorded `stopped` with the
+ * reason, so every replay ends. Returns how many it checked.
+ */
+export async function settleOrphanedReplays(
+  { db, temporal, config }: ReconcilerDeps,
+  { staleMs = overdueStartMs(config), signal }: { staleMs?: number; signal?: AbortSignal } = {},
+): Promise<number> {
+  return leaseRounds(temporal, signal, {
+    what: 'replays not checked',
+    claim: () => claimQuietReplays(db, { staleMs, limit: CLAIM_BATCH }),
+    start: (replay) => settleIfOrphaned(db, temporal, replay),
+    confirm: () => Promise.resolve(),
+  });
+}
+
+async function settleIfOrphaned(db: ReconcilerDeps['db'], temporal: TemporalGateway, replay: Replay): Promise<StartOutcome> {
+  let ended: string;
+  try {
+    const run = await temporal.call((client) => client.workflow.getHandle(replayWorkflowId(replay.endpoint_id)).describe());
+    if (run.status.name === 'RUNNING') return { ok: true, created: false };
+    ended = run.status.name.toLowerCase().replaceAll('_', ' ');
+  } catch (error) {
+    if (!(error instanceof WorkflowNotFoundError)) return { ok: false, unreachable: isTemporalUnreachable(error), error };
+    ended = 'gone';
+  }
+  const { sent, succeeded, failed, remaining } = replay;
+  await saveReplayProgress(db, [replay.id], { status: 'stopped', reason: `its workflow ended without finishing it (${ended})`, total: sent + remaining, sent, succeeded, failed, remaining });
+  return { ok: true, created: true };
 }
 
 /**

@@ -7,7 +7,7 @@ import { purgeExpiredIdempotencyKeys } from '../db/idempotency-keys.ts';
 import type { Config } from '../lib/config.ts';
 import { log } from '../lib/log.ts';
 import { connectionOptions, TemporalGateway } from '../lib/temporal.ts';
-import { reconcileReplays, reconcileStarts } from './reconciler.ts';
+import { reconcileReplays, reconcileStarts, settleOrphanedReplays } from './reconciler.ts';
 import type { ProcessDeps } from './runtime.ts';
 
 /** How long a stopping worker waits past its grace time before it stops regardless. */
@@ -74,6 +74,7 @@ export async function startWorker(opts: ProcessDeps & { workflowBundle?: Workflo
       if (started > 0) log.info('reconciler started delivery workflows', { started });
       const replays = await reconcileReplays({ db, temporal: gateway, config }, { signal });
       if (replays > 0) log.info('reconciler sent replay requests', { replays });
+      await settleOrphanedReplays({ db, temporal: gateway, config }, { signal });
     }),
     startLoop('idempotency key purge', PURGE_EVERY_MS, async () => {
       const purged = await purgeExpiredIdempotencyKeys(db);

@@ -210,6 +210,33 @@ export function claimUnsignaledReplays(db: Db, options: { overdueMs: number; lim
 }
 
 /**
+ * Leases up to `limit` unfinished replays that their workflow has had for a while and that nothing
+ * wrote for `staleMs` (a paused one, or one whose workflow was terminated by hand): the reconciler
+ * checks that a workflow still serves them. Moving `updated_at` to now is the lease.
+ */
+export function claimQuietReplays(db: Db, options: { staleMs: number; limit: number }): Promise<Replay[]> {
+  return db
+    .with('claimed', (qb) =>
+      qb
+        .selectFrom('replays')
+        .select('id')
+        .where('workflow_signaled_at', 'is not', null)
+        .where('finished_at', 'is', null)
+        .where('updated_at', '<', sql<Date>`now() - make_interval(secs => ${options.staleMs / 1000})`)
+        .orderBy('updated_at')
+        .limit(options.limit)
+        .forUpdate()
+        .skipLocked(),
+    )
+    .updateTable('replays')
+    .from('claimed')
+    .set({ updated_at: sql<Date>`now()` })
+    .whereRef('replays.id', '=', 'claimed.id')
+    .returningAll('replays')
+    .execute();
+}
+
+/**
  * Sets the status of the endpoint's unfinished replays at once (they share its one workflow), as a
  * pause or resume signal just sent to it asks; the workflow writes the same when it acts on it.
  */

@@ -4,7 +4,7 @@ import type { Replay } from '../db/database.ts';
 import { findReplay, requestReplay } from '../db/replays.ts';
 import { loadConfig } from '../lib/config.ts';
 import { TemporalGateway } from '../lib/temporal.ts';
-import { reconcileReplays } from '../cli/reconciler.ts';
+import { reconcileReplays, settleOrphanedReplays } from '../cli/reconciler.ts';
 import { withTemporalAddress } from '../cli/runtime.ts';
 import { replayWorkflowId, type ReplayInput, type replayWorkflow } from '../workflows/replay.ts';
 import { signalReplayAction, signalReplayWorkflow } from '../workflows/replay-start.ts';
@@ -199,6 +199,29 @@ describe('replay workflow', () => {
     expect(done).toMatchObject({ status: 'completed', sent: 3, succeeded: 3 });
     expect(done.workflow_signaled_at).not.toBeNull();
     expect(idsReceived(target).sort()).toEqual([...s.messageIds].sort());
+  });
+
+  it('ends a replay whose workflow was terminated by hand as stopped, with the reason, and leaves a running one alone', async () => {
+    let release: () => void = () => {};
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const target = await receiver((_request, _i, res) => {
+      void gate.then(() => res.writeHead(200).end('ok'));
+      return 'handled';
+    });
+    const s = await skippedDeliveries(target.url, 4);
+    const row = await replay(s.endpointId);
+    await waitFor('the replay to be under way', () => (target.requests.length > 0 ? true : undefined));
+    await waitFor('the workflow to have the request', async () => (await findReplay(stack.db, { appId: s.appId }, row.id))?.workflow_signaled_at ?? undefined);
+    const deps = { db: stack.db, temporal: gateway, config: settings };
+    expect(await settleOrphanedReplays(deps, { staleMs: 0 })).toBeGreaterThanOrEqual(1);
+    expect((await findReplay(stack.db, { appId: s.appId }, row.id))?.status, 'a running workflow serves it').toBe('running');
+
+    await client.workflow.getHandle(replayWorkflowId(s.endpointId)).terminate('an operator ended it');
+    release();
+    await settleOrphanedReplays(deps, { staleMs: 0 });
+    const ended = await findReplay(stack.db, { appId: s.appId }, row.id);
+    expect(ended).toMatchObject({ status: 'stopped', reason: 'its workflow ended without finishing it (terminated)' });
+    expect(ended?.finished_at).not.toBeNull();
   });
 
   it('continues as new after a bounded number of deliveries, carrying its progress', async () => {
