@@ -260,6 +260,7 @@ describe('cross-account isolation', () => {
     // Account B's own app or subscription with account A's ids inside.
     ['GET', '/apps/{bApp}/endpoints/{ep}'],
     ['GET', '/apps/{bApp}/endpoints/{ep}/secret'],
+    ['GET', '/apps/{bApp}/code_samples?endpoint_id={ep}'],
     ['PATCH', '/subscriptions/{bSub}/endpoints/{ep}', { status: 'inactive' }],
     ['DELETE', '/subscriptions/{bSub}/endpoints/{ep}'],
     ['DELETE', '/apps/{bApp}/endpoints/{ep}'],

@@ -123,6 +123,7 @@ describe('/apps/:app_id/getting-started', () => {
     expect(page.body.eventType).toBe('user.created');
     const curl = page.body.languages.find((l: { language: string }) => l.language === 'curl');
     expect(curl.send).toContain(`${portal.context.config.publicUrl}/api/v1/apps/${appId}/messages`);
+    expect(curl.replay).toContain(`${portal.context.config.publicUrl}/api/v1/apps/${appId}/endpoints/ENDPOINT_ID/replay`);
     expect(page.body.languages.map((l: { language: string }) => l.language)).toEqual(['curl', 'node', 'python', 'ruby', 'go', 'php']);
   });
 });
