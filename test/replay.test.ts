@@ -6,7 +6,7 @@ import { loadConfig } from '../lib/config.ts';
 import { TemporalGateway } from '../lib/temporal.ts';
 import { reconcileReplays, settleOrphanedReplays } from '../cli/reconciler.ts';
 import { withTemporalAddress } from '../cli/runtime.ts';
-import { replayWorkflowId, type ReplayInput, type replayWorkflow } from '../workflows/replay.ts';
+import { progressQuery, replayWorkflowId, type ReplayInput, type replayWorkflow } from '../workflows/replay.ts';
 import { signalReplayAction, signalReplayWorkflow } from '../workflows/replay-start.ts';
 import { waitFor } from './support/ports.ts';
 import { startReceiver } from './support/receiver.ts';
@@ -150,8 +150,12 @@ describe('replay workflow', () => {
     });
     expect(paused.remaining).toBeGreaterThan(0);
     const atPause = target.requests.length;
-    // Sends under way finish (at most REPLAY_CONCURRENCY = 3); nothing new starts while paused.
-    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    // Sends under way finish (at most REPLAY_CONCURRENCY = 3), as the workflow's own count says; then nothing new starts.
+    const handle = client.workflow.getHandle(replayWorkflowId(s.endpointId));
+    await waitFor('the sends under way to end', async () => {
+      const progress = await handle.query(progressQuery);
+      return progress.status === 'paused' && progress.sent === progress.succeeded + progress.failed ? true : undefined;
+    });
     const whilePaused = target.requests.length;
     expect(whilePaused - atPause).toBeLessThanOrEqual(3);
     await new Promise((resolve) => setTimeout(resolve, 1_000));
