@@ -1,7 +1,7 @@
 import { WorkflowNotFoundError } from '@temporalio/client';
 import type { Db } from '../db/connection.ts';
 import { claimOverdueStarts, markStarted, type ClaimedStart } from '../db/delivery-starts.ts';
-import { claimQuietReplays, claimUnsignaledReplays, markReplaysSignaled, saveReplayProgress } from '../db/replays.ts';
+import { leaseQuietReplays, markReplaysSignaled, saveReplayProgress } from '../db/replays.ts';
 import type { Replay } from '../db/database.ts';
 import type { Config } from '../lib/config.ts';
 import { log } from '../lib/log.ts';
@@ -71,7 +71,7 @@ export async function reconcileReplays(
 ): Promise<number> {
   return leaseRounds(temporal, signal, {
     what: 'replay requests not sent',
-    claim: () => claimUnsignaledReplays(db, { overdueMs, limit: CLAIM_BATCH }),
+    claim: () => leaseQuietReplays(db, { signaled: false, quietMs: overdueMs, limit: CLAIM_BATCH }),
     start: (replay) => signalReplayWorkflow(temporal, config, replay),
     confirm: (confirmed) => markReplaysSignaled(db, confirmed.map((replay) => replay.id)),
   });
@@ -89,7 +89,7 @@ export async function settleOrphanedReplays(
 ): Promise<number> {
   return leaseRounds(temporal, signal, {
     what: 'replays not checked',
-    claim: () => claimQuietReplays(db, { staleMs, limit: CLAIM_BATCH }),
+    claim: () => leaseQuietReplays(db, { signaled: true, quietMs: staleMs, limit: CLAIM_BATCH }),
     start: (replay) => settleIfOrphaned(db, temporal, replay),
     confirm: () => Promise.resolve(),
   });

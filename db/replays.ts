@@ -183,46 +183,21 @@ export async function markReplaysSignaled(db: Db, ids: readonly string[]): Promi
 }
 
 /**
- * Leases up to `limit` unfinished replays whose signal was never confirmed and that nobody touched
- * for `overdueMs` (a crash or an unreachable Temporal after the request committed): one statement
- * locks them, skipping rows another reconciler holds, and moves `updated_at` to now as the lease.
+ * Leases up to `limit` unfinished replays nothing wrote for `quietMs`, for the reconciler: with
+ * `signaled: false` the requests whose signal was never confirmed (a crash, or Temporal away after
+ * commit), to send them; with `signaled: true` the ones a workflow has had (paused, or terminated
+ * by hand), to check that one still serves them. One statement locks them, skipping rows another
+ * reconciler holds, and moves `updated_at` to now as the lease.
  */
-export function claimUnsignaledReplays(db: Db, options: { overdueMs: number; limit: number }): Promise<Replay[]> {
+export function leaseQuietReplays(db: Db, options: { signaled: boolean; quietMs: number; limit: number }): Promise<Replay[]> {
   return db
     .with('claimed', (qb) =>
       qb
         .selectFrom('replays')
         .select('id')
-        .where('workflow_signaled_at', 'is', null)
+        .where('workflow_signaled_at', options.signaled ? 'is not' : 'is', null)
         .where('finished_at', 'is', null)
-        .where('updated_at', '<', sql<Date>`now() - make_interval(secs => ${options.overdueMs / 1000})`)
-        .orderBy('created_at')
-        .limit(options.limit)
-        .forUpdate()
-        .skipLocked(),
-    )
-    .updateTable('replays')
-    .from('claimed')
-    .set({ updated_at: sql<Date>`now()` })
-    .whereRef('replays.id', '=', 'claimed.id')
-    .returningAll('replays')
-    .execute();
-}
-
-/**
- * Leases up to `limit` unfinished replays that their workflow has had for a while and that nothing
- * wrote for `staleMs` (a paused one, or one whose workflow was terminated by hand): the reconciler
- * checks that a workflow still serves them. Moving `updated_at` to now is the lease.
- */
-export function claimQuietReplays(db: Db, options: { staleMs: number; limit: number }): Promise<Replay[]> {
-  return db
-    .with('claimed', (qb) =>
-      qb
-        .selectFrom('replays')
-        .select('id')
-        .where('workflow_signaled_at', 'is not', null)
-        .where('finished_at', 'is', null)
-        .where('updated_at', '<', sql<Date>`now() - make_interval(secs => ${options.staleMs / 1000})`)
+        .where('updated_at', '<', sql<Date>`now() - make_interval(secs => ${options.quietMs / 1000})`)
         .orderBy('updated_at')
         .limit(options.limit)
         .forUpdate()
