@@ -149,8 +149,10 @@ describe('replays on the subscriber page', () => {
   });
 
   it('pauses, resumes and cancels a replay through its workflow', async () => {
-    // Deliveries hang until the test ends, so the replay is still under way when it is paused.
-    const slow = await startReceiver(() => 'handled');
+    // Each first attempt is answered 503 with an hour's Retry-After, so the replayed deliveries stay
+    // in flight for the whole test: the replay is under way when paused, and no run of failures can
+    // disable the endpoint and stop the replay before the cancel (a hanging receiver did, on a slow run).
+    const slow = await startReceiver(() => ({ status: 503, headers: { 'retry-after': '3600' } }));
     try {
       const endpointId = await endpointThatMissed(slow.url, 2);
       expect((await post({ intent: 'replay', endpoint_id: endpointId })).status).toBe(202);
