@@ -5,7 +5,7 @@ import { countAttemptsOfRun, findLastAttempt, insertAttempt } from '../db/attemp
 import type { AttemptTrigger, DeliveryReason, NewAttempt } from '../db/database.ts';
 import { endDelivery, findDeliveryToSend, markDeliverySucceeded, type DeliveryToSend } from '../db/deliveries.ts';
 import { disableEndpoint } from '../db/endpoints.ts';
-import { disablesEndpoint, FAILURE } from '../lib/failures.ts';
+import { disablesEndpoint, FAILURE, retryAfterDetails } from '../lib/failures.ts';
 import { retryWhileDatabaseDown } from '../lib/retry.ts';
 import { signatureHeaders } from '../lib/signing.ts';
 import type { HttpResult } from './http.ts';
@@ -38,14 +38,14 @@ export function createDeliveryActivities({ db, http, secrets, clock = () => new 
    * else thrown here (Postgres away, a bug) is retried by Temporal within OWN_FAILURE_RETRIES.
    */
   async function prepare(delivery: DeliveryToSend | undefined, input: SendAttemptInput, runId: string, now: Date): Promise<SignedRequest | undefined> {
-    if (!delivery) throw failure(FAILURE.deliveryNotFound, 'the delivery no longer exists (its message or app was deleted)', true);
+    if (!delivery) throw sendFailure(FAILURE.deliveryNotFound, 'the delivery no longer exists (its message or app was deleted)', true);
     // A retry after a crash that followed a recorded success must not send again.
     if (delivery.delivery_status === 'succeeded') return undefined;
-    if (delivery.url === null || delivery.secret === null) throw failure(FAILURE.endpointDeleted, 'the endpoint was deleted', true);
-    if (delivery.endpoint_status !== 'active') throw failure(FAILURE.endpointInactive, 'the endpoint is inactive', true);
+    if (delivery.url === null || delivery.secret === null) throw sendFailure(FAILURE.endpointDeleted, 'the endpoint was deleted', true);
+    if (delivery.endpoint_status !== 'active') throw sendFailure(FAILURE.endpointInactive, 'the endpoint is inactive', true);
     const number = (await countAttemptsOfRun(db, input.deliveryId, runId)) + 1;
     // More means the last attempt was recorded but its execution died before it could say so.
-    if (number > input.maximumAttempts) throw failure(FAILURE.attemptFailed, `all ${input.maximumAttempts} attempts failed`, true);
+    if (number > input.maximumAttempts) throw sendFailure(FAILURE.attemptFailed, `all ${input.maximumAttempts} attempts failed`, true);
 
     const body = JSON.stringify(
       delivery.override_payload
@@ -118,11 +118,13 @@ export function createDeliveryActivities({ db, http, secrets, clock = () => new 
           input.deliveryId,
           outcome.succeeded,
           now,
-          () => context.heartbeat(),
+          () => {
+            if (!context.info.isLocal) context.heartbeat();
+          },
         );
 
         if (outcome.succeeded) return;
-        throw failure(outcome.final ? FAILURE.endpointGone : FAILURE.attemptFailed, result.error ?? `endpoint answered HTTP ${result.statusCode}`, last, outcome.retryAfterMs);
+        throw sendFailure(outcome.final ? FAILURE.endpointGone : FAILURE.attemptFailed, result.error ?? `endpoint answered HTTP ${result.statusCode}`, last, outcome.retryAfterMs);
       });
     },
 
@@ -185,13 +187,21 @@ function attemptRow(
   };
 }
 
-/** Failures the workflow expects are BENIGN: recorded as outcomes, kept out of the SDK's warning logs. */
-function failure(type: string, message: string, nonRetryable: boolean, nextRetryDelay?: number): ApplicationFailure {
-  return ApplicationFailure.create({ type, message, nonRetryable, nextRetryDelay, category: ApplicationFailureCategory.BENIGN });
+/**
+ * Failures the workflow expects are BENIGN: recorded as outcomes, kept out of the SDK's warning logs.
+ * A Retry-After paces the regular activity's next try (nextRetryDelay) and travels in the details
+ * for the workflow, which waits it after the local first attempt (the SDK does not decode nextRetryDelay).
+ */
+export function sendFailure(type: string, message: string, nonRetryable: boolean, nextRetryDelay?: number): ApplicationFailure {
+  return ApplicationFailure.create({ type, message, nonRetryable, nextRetryDelay, details: retryAfterDetails(nextRetryDelay), category: ApplicationFailureCategory.BENIGN });
 }
 
-/** Heartbeats while `fn` runs, so Temporal notices a dead worker within the heartbeat timeout. */
+/**
+ * Heartbeats while `fn` runs, so Temporal notices a dead worker within the heartbeat timeout. A local
+ * activity has no heartbeat (the workflow task timeout covers a dead worker).
+ */
 async function withHeartbeat<T>(context: Context, fn: () => Promise<T>): Promise<T> {
+  if (context.info.isLocal) return fn();
   const timer = setInterval(() => context.heartbeat(), HEARTBEAT_EVERY_MS);
   try {
     return await fn();

@@ -31,6 +31,7 @@ import { newSigningSecret, signatureHeaders } from '../lib/signing.ts';
 import { APP_ID, DELIVERY_STATUS, ENDPOINT_ID, EVENT_TYPE, SUBSCRIBER_ID } from '../lib/search-attributes.ts';
 import { freePort } from '../cli/service-process.ts';
 import { startDevServer, stopProcess } from '../cli/temporal-dev-server.ts';
+import { WORKFLOW_TASK_SLOTS } from '../cli/worker.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const num = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
@@ -507,6 +508,8 @@ async function runEngine(address: string, n: number) {
     taskQueue: 'bench-engine',
     workflowBundle: await bundleWorkflowCode({ workflowsPath: fileURLToPath(new URL('./engine-workflows.ts', import.meta.url)), logger: new DefaultLogger('WARN') }),
     activities: { noop: () => Promise.resolve(void completed.count++) },
+    maxConcurrentWorkflowTaskExecutions: WORKFLOW_TASK_SLOTS,
+    maxConcurrentLocalActivityExecutions: WORKFLOW_TASK_SLOTS,
   });
   const running = worker.run();
   const clientConnection = await Connection.connect({ address });

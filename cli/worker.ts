@@ -12,6 +12,8 @@ import type { ProcessDeps } from './runtime.ts';
 
 /** How long a stopping worker waits past its grace time before it stops regardless. */
 const SHUTDOWN_FORCE_AFTER_GRACE_MS = 10_000;
+/** Workflow tasks, and so first attempts, one worker runs at once (the SDK's defaults: 40 and 100). */
+export const WORKFLOW_TASK_SLOTS = 200;
 /** Expired Idempotency-Keys are forgotten hourly (by every worker; a second pass finds nothing). */
 const PURGE_EVERY_MS = 60 * 60 * 1000;
 
@@ -60,6 +62,10 @@ export async function startWorker(opts: ProcessDeps & { workflowBundle?: Workflo
     taskQueue: config.temporal.taskQueue,
     workflowBundle: opts.workflowBundle ?? (await bundleWorkflows()),
     activities: createActivities({ db, http, mailer, secrets: opts.secrets, publicUrl: config.publicUrl }),
+    // A delivery's first attempt is a local activity that holds its workflow task's slot while the
+    // request is under way: room for many slow endpoints at once (the CPU-bound part stays small).
+    maxConcurrentWorkflowTaskExecutions: WORKFLOW_TASK_SLOTS,
+    maxConcurrentLocalActivityExecutions: WORKFLOW_TASK_SLOTS,
     shutdownGraceTime,
     // Past this the worker stops even if Temporal is gone and activities cannot report back.
     shutdownForceTime: shutdownGraceTime + SHUTDOWN_FORCE_AFTER_GRACE_MS,

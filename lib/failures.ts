@@ -61,5 +61,23 @@ export function disablesEndpoint(reason: DeliveryReason): boolean {
  */
 export const OWN_FAILURE_RETRIES = 20;
 
+/**
+ * What the local first attempt may spend recording itself past the request's own timeout; a longer
+ * Postgres outage fails it over to the regular activity, which has RECORD_BUDGET_MS.
+ */
+export const FIRST_ATTEMPT_RECORD_MS = 5_000;
+
 /** Tries at mailing the people of a disabled endpoint; then each unsent notification is marked failed. */
 export const NOTIFY_ATTEMPTS = 5;
+
+/** The details of an AttemptFailed that carries the endpoint's Retry-After (none without one). */
+export function retryAfterDetails(retryAfterMs: number | undefined): unknown[] | undefined {
+  return retryAfterMs === undefined ? undefined : [{ retryAfterMs }];
+}
+
+/** The Retry-After an AttemptFailed's details carry, in ms. */
+export function retryAfterOf(details: readonly unknown[] | undefined | null): number | undefined {
+  const first = details?.[0];
+  const value = typeof first === 'object' && first !== null ? (first as { retryAfterMs?: unknown }).retryAfterMs : undefined;
+  return typeof value === 'number' && Number.isFinite(value) && value >= 0 ? value : undefined;
+}

@@ -1,10 +1,10 @@
-import { Context } from '@temporalio/activity';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ActivityFailure, ApplicationFailure, type Duration } from '@temporalio/common';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { sendFailure } from '../activities/delivery.ts';
 import type { Activities } from '../activities/index.ts';
 import { FAILURE, NOTIFY_ATTEMPTS, OWN_FAILURE_RETRIES } from '../lib/failures.ts';
 import { DELIVERY_STATUS } from '../lib/search-attributes.ts';
@@ -39,8 +39,10 @@ const defaults: Required<Script> = {
 
 /** Activities that log every call, then act as the scenario's script says (by default: succeed). */
 function fakeActivities(script: Script, calls: Call[]): Fakes {
+  sends = 0;
   const logged = (name: keyof Fakes) => (...args: unknown[]): Promise<never> => {
     calls.push([name, ...args]);
+    if (name === 'sendAttempt') sends++;
     const act = (script[name] ?? defaults[name]) as (...a: unknown[]) => never;
     // A throw inside the executor rejects the promise: the activity fails with that error.
     return new Promise((resolve) => resolve(act(...args)));
@@ -81,22 +83,60 @@ async function deliver(script: Script, retry: Partial<DeliveryInput['retry']> = 
     workflowExecutionTimeout: executionTimeout,
   });
   const outcome = await worker.runUntil(run.then((status) => ({ status, error: undefined }), (error: unknown) => ({ status: undefined, error })));
-  const description = await env.client.workflow.getHandle(workflowId).describe();
-  return { ...outcome, calls, names: calls.map(([name]) => name), searchStatus: description.typedSearchAttributes.get(DELIVERY_STATUS) };
+  const handle = env.client.workflow.getHandle(workflowId);
+  const description = await handle.describe();
+  const events = (await handle.fetchHistory()).events ?? [];
+  // Which kinds of events the run wrote, e.g. 'activityTaskScheduledEventAttributes'.
+  const kinds = events.map((event) => Object.keys(event).find((key) => key.endsWith('EventAttributes')));
+  const scheduled = events.flatMap((event) => event.activityTaskScheduledEventAttributes?.activityType?.name ?? []);
+  return { ...outcome, calls, names: calls.map(([name]) => name), searchStatus: description.typedSearchAttributes.get(DELIVERY_STATUS), kinds, scheduled };
 }
 
 /** As the real activity throws it: typed, and non-retryable when no further attempt can help. */
-function typed(type: string, message: string, nonRetryable = true, nextRetryDelay?: Duration) {
-  return ApplicationFailure.create({ type, message, nonRetryable, nextRetryDelay });
+function typed(type: string, message: string, nonRetryable = true, retryAfterMs?: number) {
+  return sendFailure(type, message, nonRetryable, retryAfterMs);
 }
 
-const attempt = () => Context.current().info.attempt;
+/**
+ * The number of this send: the first runs as a local activity and the rest as the regular one, so
+ * Temporal's own attempt counter starts again; the real activity counts recorded attempts instead.
+ */
+let sends = 0;
+const attempt = () => sends;
 
 describe('delivery workflow with fake activities', () => {
   it('sends once and records nothing else on success', async () => {
     const result = await deliver({});
     expect(result).toMatchObject({ status: 'succeeded', searchStatus: 'succeeded' });
     expect(result.calls).toEqual([['sendAttempt', { deliveryId, trigger: 'automatic', maximumAttempts: 3 }]]);
+  });
+
+  it('makes a successful first attempt as a local activity: no activity task, one workflow task', async () => {
+    const result = await deliver({});
+    expect(result.status).toBe('succeeded');
+    expect(result.kinds).not.toContain('activityTaskScheduledEventAttributes');
+    expect(result.kinds.filter((kind) => kind === 'workflowTaskCompletedEventAttributes')).toHaveLength(1);
+    // The patch marker and the local activity's marker.
+    expect(result.kinds.filter((kind) => kind === 'markerRecordedEventAttributes')).toHaveLength(2);
+  });
+
+  it("keeps the policy's schedule after a failed first attempt: initial interval, then × coefficient", async () => {
+    const at: number[] = [];
+    const result = await deliver(
+      {
+        sendAttempt: () => {
+          at.push(Date.now());
+          throw typed(FAILURE.attemptFailed, 'endpoint answered HTTP 500', attempt() >= 3);
+        },
+      },
+      { initialIntervalMs: 1_000, backoffCoefficient: 2 },
+    );
+    expect(result.names).toEqual(['sendAttempt', 'sendAttempt', 'sendAttempt', 'recordFailure', 'notifyEndpointDisabled']);
+    // The local first attempt, a timer, then the regular activity: attempt 3 waits 2 s, not the initial 1 s again.
+    expect(result.scheduled).toEqual(['sendAttempt', 'recordFailure', 'notifyEndpointDisabled']);
+    expect(result.kinds).toContain('timerStartedEventAttributes');
+    expect(at[1]! - at[0]!).toBeGreaterThanOrEqual(950);
+    expect(at[2]! - at[1]!).toBeGreaterThanOrEqual(1_950);
   });
 
   it('retries a failing endpoint up to its attempts, then records the failure and notifies once', async () => {
@@ -215,14 +255,15 @@ describe('delivery workflow with fake activities', () => {
     const result = await deliver(
       {
         sendAttempt: () => {
-          if (attempt() === 1) throw typed(FAILURE.attemptFailed, 'endpoint answered HTTP 429', false, '1 second');
+          // Both the local first attempt and the regular activity's first try honour it.
+          if (attempt() <= 2) throw typed(FAILURE.attemptFailed, 'endpoint answered HTTP 429', false, 1_000);
         },
       },
       // The policy alone would wait an hour before the second attempt: far past the execution timeout.
       { initialIntervalMs: 3_600_000 },
     );
     expect(result.status).toBe('succeeded');
-    expect(result.names).toEqual(['sendAttempt', 'sendAttempt']);
+    expect(result.names).toEqual(['sendAttempt', 'sendAttempt', 'sendAttempt']);
   });
 
   it('fails the run with the whole error chain when bookkeeping fails for good', async () => {

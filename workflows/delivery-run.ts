@@ -4,6 +4,7 @@ import type { WorkflowIdConflictPolicy, WorkflowIdReusePolicy } from '@temporali
 import type { AttemptTrigger } from '../db/database.ts';
 import type { DeliveryToStart } from '../db/delivery-starts.ts';
 import type { Config } from '../lib/config.ts';
+import { FIRST_ATTEMPT_RECORD_MS } from '../lib/failures.ts';
 import { APP_ID, DELIVERY_STATUS, ENDPOINT_ID, EVENT_TYPE, SUBSCRIBER_ID } from '../lib/search-attributes.ts';
 import type { DeliveryInput } from './delivery.ts';
 
@@ -53,6 +54,15 @@ export function deliverySearchAttributes(delivery: DeliveryToStart) {
     { key: EVENT_TYPE, value: delivery.event_type },
     { key: DELIVERY_STATUS, value: 'pending' },
   ];
+}
+
+/**
+ * The workflow task timeout a delivery's run starts with: its first attempt runs inside a workflow
+ * task (a local activity), so the task must outlast the request and its recording, else Core has to
+ * heartbeat the task. Temporal's default is 10 s and it allows at most 120 s.
+ */
+export function deliveryTaskTimeoutMs(settings: Pick<DeliverySettings, 'deliveryTimeoutMs'>): number {
+  return Math.min(120_000, Math.max(10_000, settings.deliveryTimeoutMs + FIRST_ATTEMPT_RECORD_MS + 5_000));
 }
 
 /** The workflow's input: the app's retry settings where it has them, the server's otherwise. */

@@ -6,7 +6,7 @@ import type { DeliveryToStart } from '../db/delivery-starts.ts';
 import type { Config } from '../lib/config.ts';
 import { START_BOUND_MS, type StartOutcome, type TemporalGateway } from '../lib/temporal.ts';
 import type { deliveryWorkflow } from './delivery.ts';
-import { deliveryInput, deliverySearchAttributes, deliveryWorkflowId, START_POLICIES, startRequestMemo } from './delivery-run.ts';
+import { deliveryInput, deliverySearchAttributes, deliveryTaskTimeoutMs, deliveryWorkflowId, START_POLICIES, startRequestMemo } from './delivery-run.ts';
 
 export type DeliveryStartSettings = Pick<Config, 'retry' | 'deliveryTimeoutMs' | 'temporal'>;
 
@@ -32,6 +32,7 @@ export function deliveryStartOptions(
     taskQueue: settings.temporal.taskQueue,
     workflowId: deliveryWorkflowId(delivery.id),
     args: [deliveryInput(delivery, request.trigger, settings)],
+    workflowTaskTimeout: deliveryTaskTimeoutMs(settings),
     ...START_POLICIES[request.trigger],
     ...(request.requestedAt === undefined ? {} : { memo: startRequestMemo(request.requestedAt) }),
     typedSearchAttributes: deliverySearchAttributes(delivery),

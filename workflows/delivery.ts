@@ -1,7 +1,7 @@
-import { ActivityFailure, ApplicationFailure, log, proxyActivities, TimeoutFailure, upsertSearchAttributes } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, log, patched, proxyActivities, proxyLocalActivities, sleep, TemporalFailure, TimeoutFailure, upsertSearchAttributes } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.ts';
 import type { AttemptTrigger, DeliveryReason, DeliveryStatus } from '../db/database.ts';
-import { endingOf, NOTIFY_ATTEMPTS, OWN_FAILURE_RETRIES } from '../lib/failures.ts';
+import { endingOf, FIRST_ATTEMPT_RECORD_MS, NOTIFY_ATTEMPTS, OWN_FAILURE_RETRIES, retryAfterOf } from '../lib/failures.ts';
 import { DELIVERY_STATUS } from '../lib/search-attributes.ts';
 
 export interface DeliveryInput {
@@ -24,6 +24,13 @@ const { notifyEndpointDisabled } = proxyActivities<Activities>({
   startToCloseTimeout: '1 minute',
   retry: { initialInterval: '10 seconds', backoffCoefficient: 3, maximumInterval: '15 minutes', maximumAttempts: NOTIFY_ATTEMPTS },
 });
+
+/**
+ * New runs make their first attempt as a local activity: a success ends the run in the workflow task
+ * that started it, with no activity task through matching and no activity events in its history.
+ * Anything else falls back to the regular activity for the rest of the retry policy.
+ */
+export const LOCAL_FIRST_ATTEMPT = 'local-first-attempt';
 
 interface Ending {
   status: 'skipped' | 'failed';
@@ -52,31 +59,68 @@ export async function deliveryWorkflow(input: DeliveryInput): Promise<DeliverySt
 /** Runs the send activity to its end; undefined on success, otherwise how the delivery ends. */
 async function send(input: DeliveryInput): Promise<Ending | undefined> {
   const { initialIntervalMs, backoffCoefficient, maximumAttempts } = input.retry;
+  if (!patched(LOCAL_FIRST_ATTEMPT)) return sendUnderPolicy(input, { initialIntervalMs, tries: maximumAttempts + OWN_FAILURE_RETRIES });
+  try {
+    await firstAttempt(input)(sendInput(input));
+    return undefined;
+  } catch (err) {
+    // A local activity's failure reaches the workflow as the activity's own error, not wrapped.
+    if (!(err instanceof TemporalFailure)) throw err;
+    if (err instanceof ApplicationFailure && err.nonRetryable) return endingOfFailure(err);
+    // The gap before attempt 2, or the endpoint's Retry-After. A timeout or a failure of our own
+    // takes the same path: the regular activity, heartbeating, rides those out.
+    await sleep((err instanceof ApplicationFailure ? retryAfterOf(err.details) : undefined) ?? initialIntervalMs);
+  }
+  // Attempts 2… on the policy's own schedule: the regular activity's first retry waits initial × coefficient.
+  return sendUnderPolicy(input, { initialIntervalMs: initialIntervalMs * backoffCoefficient, tries: maximumAttempts + OWN_FAILURE_RETRIES - 1 });
+}
+
+/**
+ * The first attempt: one try, allowed the request plus a little recording (a longer Postgres outage
+ * fails it, and the regular activity rides that out). Core keeps the workflow task alive while it
+ * runs; a lost worker's task, and with it this attempt, is retried elsewhere after the workflow
+ * task timeout.
+ */
+function firstAttempt(input: DeliveryInput): Activities['sendAttempt'] {
+  return proxyLocalActivities<Activities>({ startToCloseTimeout: input.timeoutMs + FIRST_ATTEMPT_RECORD_MS, retry: { maximumAttempts: 1 } }).sendAttempt;
+}
+
+/** The send activity under the app's backoff, `tries` Temporal attempts in all (the endpoint's and our own failures'). */
+async function sendUnderPolicy(input: DeliveryInput, policy: { initialIntervalMs: number; tries: number }): Promise<Ending | undefined> {
+  const { initialIntervalMs, backoffCoefficient, maximumAttempts } = input.retry;
   // Built per run because its retry policy comes from the app's settings.
   const { sendAttempt } = proxyActivities<Activities>({
     // The request itself, then up to RECORD_BUDGET_MS (30 s) of recording it while Postgres is away.
     startToCloseTimeout: input.timeoutMs + 45_000,
     heartbeatTimeout: '10 seconds',
     retry: {
-      initialInterval: initialIntervalMs,
+      initialInterval: policy.initialIntervalMs,
       backoffCoefficient,
       // The activity counts the endpoint's attempts itself (only HTTP attempts it recorded) and stops
       // at maximumAttempts; the extra tries absorb failures of our own without spending that budget.
-      maximumAttempts: maximumAttempts + OWN_FAILURE_RETRIES,
+      maximumAttempts: policy.tries,
       // Never cap the exponential growth below the last gap the policy asks for.
-      maximumInterval: Math.max(initialIntervalMs, initialIntervalMs * backoffCoefficient ** Math.max(0, maximumAttempts - 2)),
+      maximumInterval: Math.max(policy.initialIntervalMs, initialIntervalMs * backoffCoefficient ** Math.max(0, maximumAttempts - 2)),
     },
   });
   try {
-    await sendAttempt({ deliveryId: input.deliveryId, trigger: input.trigger, maximumAttempts });
+    await sendAttempt(sendInput(input));
     return undefined;
   } catch (err) {
     if (!(err instanceof ActivityFailure)) throw err;
-    const cause = err.cause;
-    if (cause instanceof ApplicationFailure) return { ...endingOf(cause.type ?? undefined), error: cause.message };
-    if (cause instanceof TimeoutFailure) return { status: 'failed', reason: 'timed_out', error: cause.message };
-    return { status: 'failed', reason: 'internal_error', error: cause?.message ?? err.message };
+    return endingOfFailure(err.cause ?? err);
   }
+}
+
+function sendInput(input: DeliveryInput) {
+  return { deliveryId: input.deliveryId, trigger: input.trigger, maximumAttempts: input.retry.maximumAttempts };
+}
+
+/** How the delivery ends when the send activity failed for good with `cause`. */
+function endingOfFailure(cause: Error): Ending {
+  if (cause instanceof ApplicationFailure) return { ...endingOf(cause.type ?? undefined), error: cause.message };
+  if (cause instanceof TimeoutFailure) return { status: 'failed', reason: 'timed_out', error: cause.message };
+  return { status: 'failed', reason: 'internal_error', error: cause.message };
 }
 
 async function notify(deliveryId: string): Promise<void> {

@@ -16,7 +16,7 @@ import type { ReplayRange } from '../db/replays.ts';
 import { minus, unionOf, type Range } from '../lib/replay-ranges.ts';
 import type { ReplayDelivery } from '../activities/replay.ts';
 import type { deliveryWorkflow } from './delivery.ts';
-import { deliveryInput, deliverySearchAttributes, deliveryWorkflowId, START_POLICIES, startRequestMemo, type DeliverySettings } from './delivery-run.ts';
+import { deliveryInput, deliverySearchAttributes, deliveryTaskTimeoutMs, deliveryWorkflowId, START_POLICIES, startRequestMemo, type DeliverySettings } from './delivery-run.ts';
 
 /** One replay request: the endpoint's failed and skipped deliveries created in [since, until) (ISO times). */
 export interface ReplayRequest {
@@ -160,6 +160,7 @@ export async function replayWorkflow(input: ReplayInput): Promise<void> {
     void startChild<typeof deliveryWorkflow>('deliveryWorkflow', {
       workflowId: deliveryWorkflowId(replay.delivery.id),
       args: [deliveryInput(replay.delivery, 'replay', input.delivery)],
+      workflowTaskTimeout: deliveryTaskTimeoutMs(input.delivery),
       workflowIdReusePolicy: START_POLICIES.replay.workflowIdReusePolicy,
       // A delivery under way finishes whatever becomes of its replay.
       parentClosePolicy: ParentClosePolicy.ABANDON,
