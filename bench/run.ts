@@ -31,6 +31,7 @@ import { newSigningSecret, signatureHeaders } from '../lib/signing.ts';
 import { APP_ID, DELIVERY_STATUS, ENDPOINT_ID, EVENT_TYPE, SUBSCRIBER_ID } from '../lib/search-attributes.ts';
 import { freePort } from '../cli/service-process.ts';
 import { startDevServer, stopProcess } from '../cli/temporal-dev-server.ts';
+import { startTemporalServer } from '../cli/temporal-server.ts';
 import { WORKFLOW_TASK_SLOTS } from '../cli/worker.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -48,6 +49,14 @@ export const PARAMS = {
   embeddedN: num('BENCH_EMBEDDED_N', 500), // the burst against `openhooks start` with its embedded defaults
   drainTimeoutS: num('BENCH_DRAIN_TIMEOUT_S', 180),
 };
+/**
+ * The Temporal that S and T run on: the CLI's dev server (one process, SQLite), or with
+ * BENCH_TEMPORAL=server the real server on the local Postgres in fresh databases, the production
+ * shape (scripts/temporal-server.sh; TEMPORAL_SHARDS sets its history shards, 8 by default).
+ */
+export const BENCH_TEMPORAL = process.env.BENCH_TEMPORAL ?? 'dev';
+if (BENCH_TEMPORAL !== 'dev' && BENCH_TEMPORAL !== 'server') throw new Error(`BENCH_TEMPORAL must be dev or server, not ${BENCH_TEMPORAL}`);
+const TEMPORAL_DESCRIPTION = BENCH_TEMPORAL === 'server' ? `real server (Postgres, ${process.env.TEMPORAL_SHARDS ?? 8} history shards)` : 'dev server (SQLite)';
 
 // ---------------------------------------------------------------------------------------------
 // Measuring helpers
@@ -161,7 +170,7 @@ interface Row {
 }
 
 /**
- * S, the system under test: a Temporal dev server, a fresh database, the receiver, and openhooks'
+ * S, the system under test: Temporal (see BENCH_TEMPORAL), a fresh database, the receiver, and openhooks'
  * server and worker as child processes, with one app whose one endpoint is the receiver.
  */
 export async function startSystemUnderTest(work: string) {
@@ -171,7 +180,8 @@ export async function startSystemUnderTest(work: string) {
   };
   try {
     const port = 20000 + Math.floor(Math.random() * 20000);
-    const temporal = await startDevServer({ dataDir: path.join(work, 'temporal'), port, headless: true, logFile: path.join(work, 'temporal.log') });
+    const temporalOpts = { dataDir: path.join(work, 'temporal'), port, logFile: path.join(work, 'temporal.log') };
+    const temporal = BENCH_TEMPORAL === 'server' ? await startTemporalServer(temporalOpts) : await startDevServer({ ...temporalOpts, headless: true });
     cleanups.push(() => temporal.stop());
     const adminUrl = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
     const dbName = `openhooks_bench_${randomBytes(4).toString('hex')}`;
@@ -550,7 +560,8 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const result = await runBench();
   const out = path.join(ROOT, 'bench', 'results');
   mkdirSync(out, { recursive: true });
-  writeFileSync(path.join(out, `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`), JSON.stringify({ params: PARAMS, ...result }, null, 2));
+  writeFileSync(path.join(out, `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`), JSON.stringify({ params: PARAMS, temporal: TEMPORAL_DESCRIPTION, ...result }, null, 2));
+  console.log(`Temporal: ${TEMPORAL_DESCRIPTION}`);
   console.log(table(result.rows));
   console.log(result.summaryLine);
   process.exit(0);
