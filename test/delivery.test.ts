@@ -78,7 +78,9 @@ describe('delivery', () => {
     const gaps = receiver.requests.slice(1).map((r, i) => r.at - receiver.requests[i]!.at);
     // Configured (test env): 1s initial, coefficient 1.5 → 1000, 1500, 2250, 3375 ms.
     gaps.forEach((gap, i) => expect(gap).toBeGreaterThanOrEqual(1000 * 1.5 ** i * 0.95));
-    for (let i = 1; i < gaps.length; i++) {
+    // The first gap is a workflow timer after the local first attempt, plus a workflow task and the
+    // regular activity's dispatch (a few hundred ms more on a busy machine); the rest are Temporal's retries.
+    for (let i = 2; i < gaps.length; i++) {
       expect(gaps[i]! / gaps[i - 1]!).toBeGreaterThan(1.3);
       expect(gaps[i]! / gaps[i - 1]!).toBeLessThan(1.8);
     }
