@@ -1,9 +1,9 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure, ApplicationFailureCategory } from '@temporalio/common';
 import { createHash } from 'node:crypto';
-import { countAttemptsOfRun, findLastAttempt, insertAttempt } from '../db/attempts.ts';
+import { findLastAttempt, recordAttempt } from '../db/attempts.ts';
 import type { AttemptTrigger, DeliveryReason, NewAttempt } from '../db/database.ts';
-import { endDelivery, findDeliveryToSend, markDeliverySucceeded, type DeliveryToSend } from '../db/deliveries.ts';
+import { endDelivery, findDeliveryToSend, type DeliveryToSend } from '../db/deliveries.ts';
 import { disableEndpoint } from '../db/endpoints.ts';
 import { disablesEndpoint, FAILURE, retryAfterDetails } from '../lib/failures.ts';
 import { retryWhileDatabaseDown } from '../lib/retry.ts';
@@ -37,13 +37,13 @@ export function createDeliveryActivities({ db, http, secrets, clock = () => new 
    * be sent, and signs the body. Undefined when an earlier try already recorded success. Anything
    * else thrown here (Postgres away, a bug) is retried by Temporal within OWN_FAILURE_RETRIES.
    */
-  async function prepare(delivery: DeliveryToSend | undefined, input: SendAttemptInput, runId: string, now: Date): Promise<SignedRequest | undefined> {
+  function prepare(delivery: DeliveryToSend | undefined, input: SendAttemptInput, now: Date): SignedRequest | undefined {
     if (!delivery) throw sendFailure(FAILURE.deliveryNotFound, 'the delivery no longer exists (its message or app was deleted)', true);
     // A retry after a crash that followed a recorded success must not send again.
     if (delivery.delivery_status === 'succeeded') return undefined;
     if (delivery.url === null || delivery.secret === null) throw sendFailure(FAILURE.endpointDeleted, 'the endpoint was deleted', true);
     if (delivery.endpoint_status !== 'active') throw sendFailure(FAILURE.endpointInactive, 'the endpoint is inactive', true);
-    const number = (await countAttemptsOfRun(db, input.deliveryId, runId)) + 1;
+    const number = delivery.attempts_of_run + 1;
     // More means the last attempt was recorded but its execution died before it could say so.
     if (number > input.maximumAttempts) throw sendFailure(FAILURE.attemptFailed, `all ${input.maximumAttempts} attempts failed`, true);
 
@@ -75,16 +75,8 @@ export function createDeliveryActivities({ db, http, secrets, clock = () => new 
   }
 
   /** After the request: the attempt (and a success) is recorded, surviving a short Postgres outage. */
-  async function record(attempt: NewAttempt, deliveryId: string, succeeded: boolean, now: Date, onWait: () => void): Promise<void> {
-    await retryWhileDatabaseDown(
-      () =>
-        db.transaction().execute(async (trx) => {
-          await insertAttempt(trx, attempt);
-          if (succeeded) await markDeliverySucceeded(trx, deliveryId, now);
-        }),
-      RECORD_BUDGET_MS,
-      onWait,
-    );
+  async function record(attempt: NewAttempt, now: Date, onWait: () => void): Promise<void> {
+    await retryWhileDatabaseDown(() => recordAttempt(db, attempt, now), RECORD_BUDGET_MS, onWait);
   }
 
   return {
@@ -100,8 +92,8 @@ export function createDeliveryActivities({ db, http, secrets, clock = () => new 
       const execution = info.workflowExecution!;
       return withHeartbeat(context, async () => {
         const now = clock();
-        const delivery = await findDeliveryToSend(db, input.deliveryId);
-        const request = await prepare(delivery, input, execution.runId, now);
+        const delivery = await findDeliveryToSend(db, input.deliveryId, execution.runId);
+        const request = prepare(delivery, input, now);
         if (!delivery || !request) return;
 
         const result = await http.post(request.url, request.headers, request.body);
@@ -115,8 +107,6 @@ export function createDeliveryActivities({ db, http, secrets, clock = () => new 
             workflowId: execution.workflowId,
             runId: execution.runId,
           }),
-          input.deliveryId,
-          outcome.succeeded,
           now,
           () => {
             if (!context.info.isLocal) context.heartbeat();

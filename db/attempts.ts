@@ -1,26 +1,33 @@
 import { sql } from 'kysely';
-import type { Db } from './connection.ts';
+import { queryPrepared, type Db, type PreparedStatement } from './connection.ts';
 import type { Attempt, NewAttempt } from './database.ts';
 import { fetchPage, newestFirst, type PageOf, type PageSlice } from './pages.ts';
 
-/** How many HTTP attempts one workflow run of a delivery has recorded: the run's spent budget. */
-export async function countAttemptsOfRun(db: Db, deliveryId: string, runId: string): Promise<number> {
-  const row = await db
-    .selectFrom('attempts')
-    .select((eb) => eb.fn.countAll<number>().as('n'))
-    .where('delivery_id', '=', deliveryId)
-    .where('workflow_run_id', '=', runId)
-    .executeTakeFirstOrThrow();
-  return Number(row.n);
-}
+const ATTEMPT_COLUMNS = [
+  'id', 'delivery_id', 'message_id', 'endpoint_id', 'subscriber_id', 'app_id', 'event_type', 'number', 'trigger', 'url', 'request_headers',
+  'request_body', 'status_code', 'response_body', 'error_code', 'error', 'succeeded', 'will_retry', 'duration_ms', 'workflow_id', 'workflow_run_id',
+] as const satisfies readonly (keyof NewAttempt)[];
 
-/** Records one attempt; its id is derived from the activity execution, so recording it twice is harmless. */
-export async function insertAttempt(db: Db, attempt: NewAttempt): Promise<void> {
-  await db
-    .insertInto('attempts')
-    .values(attempt)
-    .onConflict((oc) => oc.column('id').doNothing())
-    .execute();
+/**
+ * The send activity's write, one prepared statement and so one atomic round trip: the attempt, and
+ * on success the delivery's end. The attempt's id is derived from the activity execution, so
+ * recording the same attempt twice inserts it once (the success is written again, unchanged).
+ */
+const RECORD_ATTEMPT: PreparedStatement = {
+  name: 'record_attempt',
+  text: `
+    with attempt as (
+      insert into attempts (${ATTEMPT_COLUMNS.join(', ')})
+      values (${ATTEMPT_COLUMNS.map((_, i) => `$${i + 1}`).join(', ')})
+      on conflict (id) do nothing
+    )
+    update deliveries set status = 'succeeded', reason = null, error = null, finished_at = $${ATTEMPT_COLUMNS.length + 1}, updated_at = $${ATTEMPT_COLUMNS.length + 1}
+    where id = $2 and $${ATTEMPT_COLUMNS.length + 2}::boolean`,
+};
+
+export async function recordAttempt(db: Db, attempt: NewAttempt, now: Date): Promise<void> {
+  // An optional column left out is sent as null (node-postgres turns undefined into null).
+  await queryPrepared(db, RECORD_ATTEMPT, [...ATTEMPT_COLUMNS.map((column) => attempt[column]), now, attempt.succeeded]);
 }
 
 /** The newest attempt of a delivery, to say why its endpoint was disabled. */

@@ -1,12 +1,12 @@
 import { sql } from 'kysely';
-import type { Db } from './connection.ts';
-import type { DeliveryReason } from './database.ts';
+import { queryPrepared, type Db, type PreparedStatement } from './connection.ts';
+import type { DeliveryReason, DeliveryStatus, EndpointStatus } from './database.ts';
 import type { PageOf, PageSlice } from './pages.ts';
 
 /**
  * A delivery joined with its message and app, and with its endpoint when that still exists (a
  * deleted endpoint leaves its deliveries behind). Every step of a delivery reads through this join
- * and picks its own columns.
+ * and picks its own columns, except the send activity's hot path (LOAD_DELIVERY, the same join in SQL).
  */
 export function deliveryContext(db: Db) {
   return db
@@ -16,17 +16,49 @@ export function deliveryContext(db: Db) {
     .leftJoin('endpoints', 'endpoints.id', 'deliveries.endpoint_id');
 }
 
-/** What one signed attempt needs: the message to send, and the endpoint's URL, status and secrets. */
-export function findDeliveryToSend(db: Db, deliveryId: string) {
-  return deliveryContext(db)
-    .select(['deliveries.status as delivery_status', 'deliveries.app_id', 'deliveries.subscriber_id', 'deliveries.endpoint_id'])
-    .select(['messages.id as message_id', 'messages.event_type', 'messages.version', 'messages.data', 'messages.override_payload', 'messages.created_at as message_created_at'])
-    .select(['endpoints.url', 'endpoints.status as endpoint_status', 'endpoints.secret', 'endpoints.previous_secret', 'endpoints.previous_secret_expires_at'])
-    .where('deliveries.id', '=', deliveryId)
-    .executeTakeFirst();
+/** What one signed attempt needs: the message to send, the endpoint's URL, status and secrets, and the run's attempts so far. */
+export interface DeliveryToSend {
+  delivery_status: DeliveryStatus;
+  app_id: string;
+  subscriber_id: string;
+  endpoint_id: string;
+  message_id: string;
+  event_type: string;
+  version: string;
+  data: unknown;
+  override_payload: boolean;
+  message_created_at: Date;
+  /** Null when the endpoint was deleted. */
+  url: string | null;
+  endpoint_status: EndpointStatus | null;
+  secret: string | null;
+  previous_secret: string | null;
+  previous_secret_expires_at: Date | null;
+  /** Attempts recorded for the delivery by the workflow run `runId`. */
+  attempts_of_run: number;
 }
 
-export type DeliveryToSend = NonNullable<Awaited<ReturnType<typeof findDeliveryToSend>>>;
+/**
+ * The send activity's read, one prepared statement (the activity's hot path, like the API's accept):
+ * the delivery with its message and endpoint, and how many attempts the run already recorded.
+ */
+const LOAD_DELIVERY: PreparedStatement = {
+  name: 'load_delivery_to_send',
+  text: `
+    select d.status as delivery_status, d.app_id, d.subscriber_id, d.endpoint_id,
+           m.id as message_id, m.event_type, m.version, m.data, m.override_payload, m.created_at as message_created_at,
+           e.url, e.status as endpoint_status, e.secret, e.previous_secret, e.previous_secret_expires_at,
+           (select count(*)::int from attempts a where a.delivery_id = d.id and a.workflow_run_id = $2) as attempts_of_run
+    from deliveries d
+    join messages m on m.id = d.message_id
+    left join endpoints e on e.id = d.endpoint_id
+    where d.id = $1`,
+};
+
+export async function findDeliveryToSend(db: Db, deliveryId: string, runId: string): Promise<DeliveryToSend | undefined> {
+  const [row] = await queryPrepared<DeliveryToSend>(db, LOAD_DELIVERY, [deliveryId, runId]);
+  return row;
+}
 
 /** What the mail about a disabled endpoint says, and whom of the account it goes to. */
 export function findDisabledEndpointNotice(db: Db, deliveryId: string) {
@@ -39,15 +71,6 @@ export function findDisabledEndpointNotice(db: Db, deliveryId: string) {
 }
 
 export type DisabledEndpointNotice = NonNullable<Awaited<ReturnType<typeof findDisabledEndpointNotice>>>;
-
-/** A 2xx was recorded: the delivery is done. */
-export async function markDeliverySucceeded(db: Db, deliveryId: string, now: Date): Promise<void> {
-  await db
-    .updateTable('deliveries')
-    .set({ status: 'succeeded', reason: null, error: null, finished_at: now, updated_at: now })
-    .where('id', '=', deliveryId)
-    .execute();
-}
 
 /**
  * Ends a pending delivery without success. Returns its endpoint id, or undefined when it was not
