@@ -126,8 +126,8 @@ export function messagesRouter(db: Db, spec: ApiSpec, starts: DeliveryStarts, pu
     if (result.kind === 'key_reused') throw new ApiError(422, 'idempotency_key_reused', 'this Idempotency-Key was already used with a different request');
     if (result.kind === 'repeat') res.set('Idempotent-Replayed', 'true');
     res.status(202).json(messageOut(result.message));
-    // The message is committed; Temporal is told after the answer, and the reconciler covers a failure here.
-    if (result.kind === 'created') starts.enqueue(result.pending);
+    // The message is committed; the workers are told after the answer (they also poll, and the reconciler covers the rest).
+    if (result.kind === 'created' && result.pending.length > 0) starts.announce();
   }
 
   const sendOp = {

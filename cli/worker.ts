@@ -7,6 +7,7 @@ import { purgeExpiredIdempotencyKeys } from '../db/idempotency-keys.ts';
 import type { Config } from '../lib/config.ts';
 import { log } from '../lib/log.ts';
 import { connectionOptions, TemporalGateway } from '../lib/temporal.ts';
+import { startDeliveryStarter } from './delivery-starter.ts';
 import { reconcileReplays, reconcileStarts, settleOrphanedReplays } from './reconciler.ts';
 import type { ProcessDeps } from './runtime.ts';
 
@@ -72,7 +73,9 @@ export async function startWorker(opts: ProcessDeps & { workflowBundle?: Workflo
   });
   const done = worker.run();
 
-  const gateway = new TemporalGateway(config.temporal);
+  // On the worker's own connection, so that delivery starts are executed eagerly by this worker.
+  const gateway = new TemporalGateway(config.temporal, connection);
+  const starter = await startDeliveryStarter({ db, temporal: gateway, config });
   // The worker's periodic jobs, each on its own timer.
   const loops = [
     startLoop('reconciler', config.reconcileIntervalMs, async (signal) => {
@@ -92,7 +95,7 @@ export async function startWorker(opts: ProcessDeps & { workflowBundle?: Workflo
   return {
     done,
     async stop() {
-      await Promise.all(loops.map((loop) => loop.stop()));
+      await Promise.all([starter.stop(), ...loops.map((loop) => loop.stop())]);
       if (worker.getState() === 'RUNNING') worker.shutdown();
       await done.catch((err: unknown) => log.error('worker stopped with an error', { error: err }));
       await Promise.allSettled([gateway.close(), connection.close(), http.close()]);

@@ -38,9 +38,14 @@ export interface PreparedStatement {
  * goes through the query builder.
  */
 export async function queryPrepared<R extends pg.QueryResultRow>(db: Db, statement: PreparedStatement, values: unknown[]): Promise<R[]> {
+  return (await poolOf(db).query<R>({ name: statement.name, text: statement.text, values })).rows;
+}
+
+/** The pool under a database made by createDb, for what the query builder cannot do (prepared statements, LISTEN). */
+export function poolOf(db: Db): pg.Pool {
   const pool = pools.get(db);
-  if (!pool) throw new Error('queryPrepared needs a database made by createDb');
-  return (await pool.query<R>({ name: statement.name, text: statement.text, values })).rows;
+  if (!pool) throw new Error('needs a database made by createDb');
+  return pool;
 }
 
 /** Brings the schema to the newest migration; throws with the failing migration's error. */

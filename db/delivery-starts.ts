@@ -1,5 +1,5 @@
 import { sql, type Expression, type RawBuilder } from 'kysely';
-import type { Db } from './connection.ts';
+import { poolOf, type Db } from './connection.ts';
 import type { AttemptTrigger } from './database.ts';
 
 /** What starting one delivery workflow needs to know, read with the delivery. */
@@ -52,6 +52,56 @@ export async function deliveriesToStart(db: Db, ids: readonly string[]): Promise
     .select(START_COLUMNS)
     .select((eb) => requestToken(eb.ref('deliveries.start_requested_at')).as('requestedAt'))
     .where('deliveries.id', 'in', ids)
+    .execute();
+}
+
+/** The channel on which the API tells workers that new deliveries wait for their start. */
+const STARTS_CHANNEL = 'delivery_starts';
+
+/** Tells every listening worker that committed deliveries wait for their start (after commit: a notification carries nothing). */
+export async function announceStarts(db: Db): Promise<void> {
+  await sql`select pg_notify(${STARTS_CHANNEL}, '')`.execute(db);
+}
+
+/**
+ * Calls `onAnnounce` for every announcement until closed, on a connection of its own taken from
+ * the pool. `onLost` hears when that connection fails; the caller listens again.
+ */
+export async function listenForStarts(db: Db, onAnnounce: () => void, onLost: (err: Error) => void): Promise<{ close(): void }> {
+  const client = await poolOf(db).connect();
+  client.on('notification', onAnnounce);
+  client.once('error', onLost);
+  try {
+    await client.query(`listen ${STARTS_CHANNEL}`);
+  } catch (err) {
+    client.release(true);
+    throw err;
+  }
+  return { close: () => client.release(true) };
+}
+
+/**
+ * A worker's immediate starts, in the caller's transaction: locks up to `limit` pending deliveries
+ * whose automatic start was asked for less than `freshMs` ago and never confirmed, oldest request
+ * first, skipping rows another worker holds. The locks last until the caller commits its
+ * confirmations (or its process dies and they are freed for another), so two workers never start
+ * the same delivery. Older requests are the reconciler's (claimOverdueStarts), paced by its interval.
+ */
+export async function lockNewStarts(trx: Db, options: { limit: number; freshMs: number }): Promise<RequestedStart[]> {
+  return trx
+    .selectFrom('deliveries')
+    .innerJoin('messages', 'messages.id', 'deliveries.message_id')
+    .innerJoin('apps', 'apps.id', 'deliveries.app_id')
+    .select(START_COLUMNS)
+    .select((eb) => requestToken(eb.ref('deliveries.start_requested_at')).as('requestedAt'))
+    .where('deliveries.status', '=', 'pending')
+    .where('deliveries.workflow_started_at', 'is', null)
+    .where('deliveries.start_trigger', '=', 'automatic')
+    .where('deliveries.start_requested_at', '>=', sql<Date>`now() - make_interval(secs => ${options.freshMs / 1000})`)
+    .orderBy('deliveries.start_requested_at')
+    .limit(options.limit)
+    .forUpdate('deliveries')
+    .skipLocked()
     .execute();
 }
 

@@ -1,4 +1,4 @@
-import { Client, Connection, isGrpcServiceError, WorkflowExecutionAlreadyStartedError, type Workflow, type WorkflowSignalWithStartOptions, type WorkflowStartOptions } from '@temporalio/client';
+import { Client, Connection, isGrpcServiceError, type ConnectionLike, WorkflowExecutionAlreadyStartedError, type Workflow, type WorkflowSignalWithStartOptions, type WorkflowStartOptions } from '@temporalio/client';
 import type { Config } from './config.ts';
 
 export type TemporalSettings = Config['temporal'] & { address: string };
@@ -11,8 +11,11 @@ const CALL_TIMEOUT_MS = 5_000;
 export const START_BOUND_MS = CONNECT_TIMEOUT_MS + CALL_TIMEOUT_MS;
 
 export type StartOutcome =
-  /** Temporal has the run: this start made it, or found one its id policy forbids replacing and made none. */
-  | { ok: true; created: boolean }
+  /**
+   * Temporal has the run: this start made it, or found one its id policy forbids replacing and made
+   * none. `eager`: its first workflow task came back to this process's worker with the answer.
+   */
+  | { ok: true; created: boolean; eager?: boolean }
   /** `unreachable`: Temporal did not answer, so other starts would fail the same way. */
   | { ok: false; unreachable: boolean; error: unknown };
 
@@ -39,12 +42,24 @@ export function connectionOptions(settings: TemporalSettings) {
  */
 export class TemporalGateway {
   private pending: Promise<Client> | undefined;
-  private connection: Connection | undefined;
+  private connection: ConnectionLike | undefined;
   private readonly inFlight = new Set<Promise<unknown>>();
 
-  constructor(readonly settings: TemporalSettings) {}
+  /**
+   * `workerConnection`: the connection a worker of this process polls with. Starts then ask for
+   * eager execution: the server hands the run's first workflow task back in the start's answer,
+   * to that worker, instead of through matching. The gateway does not close it.
+   */
+  constructor(
+    readonly settings: TemporalSettings,
+    private readonly workerConnection?: ConnectionLike,
+  ) {}
 
   client(): Promise<Client> {
+    if (this.workerConnection) {
+      this.connection = this.workerConnection;
+      this.pending ??= Promise.resolve(new Client({ connection: this.workerConnection, namespace: this.settings.namespace }));
+    }
     this.pending ??= Connection.connect({ ...connectionOptions(this.settings), connectTimeout: CONNECT_TIMEOUT_MS }).then(
       (connection) => {
         this.connection = connection;
@@ -72,7 +87,8 @@ export class TemporalGateway {
 
   /** Starts a workflow and says how it went; never throws. */
   startWorkflow<T extends Workflow>(workflowType: string, options: WorkflowStartOptions<T>): Promise<StartOutcome> {
-    return this.startCall((client) => client.workflow.start<T>(workflowType, options));
+    const eager = this.workerConnection !== undefined;
+    return this.startCall(async (client) => (await client.workflow.start<T>(workflowType, { ...options, requestEagerStart: eager })).eagerlyStarted);
   }
 
   /** Signals a workflow, starting it first when it is not running; says how it went, never throws. */
@@ -80,6 +96,7 @@ export class TemporalGateway {
     return this.startCall((client) => client.workflow.signalWithStart<T, A>(workflowType, options));
   }
 
+  /** `fn` answers whether the start was eager (true), or anything else. */
   private async startCall(fn: (client: Client) => Promise<unknown>): Promise<StartOutcome> {
     try {
       await this.client();
@@ -88,8 +105,8 @@ export class TemporalGateway {
       return { ok: false, unreachable: true, error };
     }
     try {
-      await this.call(fn);
-      return { ok: true, created: true };
+      const eager = await this.call(fn);
+      return { ok: true, created: true, eager: eager === true };
     } catch (error) {
       if (error instanceof WorkflowExecutionAlreadyStartedError) return { ok: true, created: false };
       return { ok: false, unreachable: isTemporalUnreachable(error), error };
@@ -102,6 +119,6 @@ export class TemporalGateway {
     const connection = this.connection;
     this.pending = undefined;
     this.connection = undefined;
-    await connection?.close();
+    if (connection !== this.workerConnection) await connection?.close();
   }
 }

@@ -1,21 +1,23 @@
 import { mkdtempSync } from 'node:fs';
 import path from 'node:path';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { sql } from 'kysely';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 import { withTemporalAddress } from '../cli/runtime.ts';
 import { acceptMessage } from '../db/messages.ts';
 import { loadConfig } from '../lib/config.ts';
 import { DeliveryStarts } from '../api/delivery-starts.ts';
-import { reconcileStarts } from '../cli/reconciler.ts';
+import { startDeliveryStarter } from '../cli/delivery-starter.ts';
 import type { DeliveryToStart } from '../db/delivery-starts.ts';
 import { TemporalGateway } from '../lib/temporal.ts';
 import { startDevServer, type DevServer } from '../cli/temporal-dev-server.ts';
 import { deliveryWorkflowId } from '../workflows/delivery-run.ts';
-import { freePort } from './support/ports.ts';
+import { freePort, waitFor } from './support/ports.ts';
 import { seed, startStack, type Stack, type Seeded } from './support/stack.ts';
 
-// Accepting a message (acceptMessage) and the API's background starts (DeliveryStarts.enqueue), on
-// real Postgres and real dev servers: the shared one, and one of this file's own that is paused to
-// play a Temporal that does not answer.
+// Accepting a message (acceptMessage), the API's announcement and the workers' delivery starters
+// (cli/delivery-starter.ts), on real Postgres and real dev servers: the shared one, and one of this
+// file's own that is paused to play a Temporal that does not answer.
 let stack: Stack;
 let seeded: Seeded;
 let paused: DevServer;
@@ -34,14 +36,9 @@ afterAll(async () => {
   await stack?.close();
 });
 
-/** Starts of its own, on a task queue no worker polls, so started workflows just wait. */
-function starterFor(address: string, maxQueued?: number) {
-  const config = withTemporalAddress(loadConfig({ ...stack.env, TEMPORAL_TASK_QUEUE: `starter-${Math.random().toString(36).slice(2)}`, RECONCILE_INTERVAL: '30s' }), address);
-  const temporal = new TemporalGateway(config.temporal);
-  const starter = new DeliveryStarts(stack.db, temporal, config, maxQueued);
-  // What the API leaves to the reconciler, taken at once rather than once overdue.
-  const reconcile = () => reconcileStarts({ db: stack.db, temporal, config }, { overdueMs: 0 });
-  return { starter, temporal, reconcile };
+/** Settings of its own, on a task queue no worker polls unless the test runs one, so started workflows just wait. */
+function configFor(address: string) {
+  return withTemporalAddress(loadConfig({ ...stack.env, TEMPORAL_TASK_QUEUE: `starter-${Math.random().toString(36).slice(2)}`, RECONCILE_INTERVAL: '30s' }), address);
 }
 
 async function pendingDeliveries(n: number): Promise<DeliveryToStart[]> {
@@ -61,68 +58,106 @@ async function pendingDeliveries(n: number): Promise<DeliveryToStart[]> {
 const startedAt = async (ids: string[]) =>
   Object.fromEntries((await stack.db.selectFrom('deliveries').select(['id', 'workflow_started_at']).where('id', 'in', ids).execute()).map((r) => [r.id, r.workflow_started_at !== null]));
 const all = (deliveries: DeliveryToStart[], started: boolean) => Object.fromEntries(deliveries.map((d) => [d.id, started]));
+const allStarted = (deliveries: DeliveryToStart[]) => async () => (Object.values(await startedAt(deliveries.map((d) => d.id))).every(Boolean) ? true : undefined);
 
-it('starts queued deliveries in the background and records every confirmed start', async () => {
-  const deliveries = await pendingDeliveries(120);
-  const { starter, temporal } = starterFor(inject('temporalAddress'));
-  const before = performance.now();
-  starter.enqueue(deliveries);
-  expect(performance.now() - before).toBeLessThan(50); // enqueueing waits on nothing
-  await starter.stop(60_000);
+// Tests run one after another and every starter takes any fresh automatic start of the database:
+// each test waits for its own deliveries, and counts across its own starters only.
 
-  expect(await startedAt(deliveries.map((d) => d.id))).toEqual(all(deliveries, true));
-  const client = await temporal.client();
-  for (const delivery of [deliveries[0]!, deliveries.at(-1)!]) {
-    const description = await client.workflow.getHandle(deliveryWorkflowId(delivery.id)).describe();
-    expect(description.status.name).toBe('RUNNING');
-  }
-  await temporal.close();
-}, 90_000);
-
-it('leaves what does not fit in the queue to the reconciler', async () => {
-  const deliveries = await pendingDeliveries(30);
-  const { starter, temporal, reconcile } = starterFor(inject('temporalAddress'), 10);
-  starter.enqueue(deliveries);
-  await starter.stop(60_000);
-  const marked = await startedAt(deliveries.map((d) => d.id));
-  expect(Object.values(marked).filter(Boolean)).toHaveLength(10);
-
-  // The reconciler starts the other 20.
-  expect(await reconcile()).toBeGreaterThanOrEqual(20);
-  expect(await startedAt(deliveries.map((d) => d.id))).toEqual(all(deliveries, true));
-  await temporal.close();
-}, 90_000);
-
-it('gives the queue up to the reconciler when Temporal does not answer, without delaying anyone', async () => {
-  const deliveries = await pendingDeliveries(40);
-  paused.process.kill('SIGSTOP');
-  const { starter, temporal, reconcile } = starterFor(paused.address);
+it('two workers’ starters share announced deliveries: each is started once and confirmed', async () => {
+  const config = configFor(inject('temporalAddress'));
+  const temporal = new TemporalGateway(config.temporal);
+  const starters = [await startDeliveryStarter({ db: stack.db, temporal, config }), await startDeliveryStarter({ db: stack.db, temporal, config })];
   try {
+    const deliveries = await pendingDeliveries(150);
+    // What the API does after its answer: one announcement for the lot.
+    const api = new DeliveryStarts(stack.db, temporal, config);
     const before = performance.now();
-    starter.enqueue(deliveries);
-    expect(performance.now() - before).toBeLessThan(50);
-    // The starts under way time out (5 s), the queue is dropped, nothing is marked.
-    await starter.stop(0);
-    expect(performance.now() - before).toBeLessThan(12_000);
+    api.announce();
+    expect(performance.now() - before).toBeLessThan(50); // announcing waits on nothing
+    await waitFor('every delivery to be started', allStarted(deliveries), 60_000, 100);
+    await api.stop(5_000);
+    const counts = starters.map((starter) => starter.counts);
+    // No delivery was started twice: every start made a run, none found one another starter made.
+    expect(counts.reduce((sum, c) => sum + c.started, 0)).toBe(150);
+    expect(counts.reduce((sum, c) => sum + c.existing + c.failed, 0)).toBe(0);
+    const client = await temporal.client();
+    for (const delivery of [deliveries[0]!, deliveries.at(-1)!]) {
+      const description = await client.workflow.getHandle(deliveryWorkflowId(delivery.id)).describe();
+      expect(description.status.name).toBe('RUNNING');
+    }
+  } finally {
+    await Promise.all(starters.map((starter) => starter.stop()));
+    await temporal.close();
+  }
+}, 90_000);
+
+it('starts eagerly on the worker’s own connection: the first workflow task comes back with the answer', async () => {
+  const config = configFor(inject('temporalAddress'));
+  const connection = await NativeConnection.connect({ address: config.temporal.address });
+  // The real workflow code with a send that succeeds at once: the run ends in its first workflow task.
+  const worker = await Worker.create({
+    connection,
+    taskQueue: config.temporal.taskQueue,
+    workflowBundle: { codePath: inject('workflowBundlePath') },
+    activities: { sendAttempt: () => Promise.resolve(), recordSkipped: () => Promise.resolve(), recordFailure: () => Promise.resolve({ endpointDisabled: false }) },
+  });
+  const temporal = new TemporalGateway(config.temporal, connection);
+  await worker.runUntil(async () => {
+    const starter = await startDeliveryStarter({ db: stack.db, temporal, config });
+    try {
+      const deliveries = await pendingDeliveries(20);
+      await waitFor('every delivery to be started', allStarted(deliveries), 60_000, 100);
+      expect(starter.counts).toMatchObject({ started: 20, eager: 20, failed: 0 });
+      const client = await temporal.client();
+      await expect(client.workflow.getHandle(deliveryWorkflowId(deliveries[0]!.id)).result()).resolves.toBe('succeeded');
+    } finally {
+      await starter.stop();
+    }
+  });
+  await temporal.close();
+  await connection.close();
+}, 90_000);
+
+it('leaves deliveries unconfirmed while Temporal does not answer, and starts them once it is back', async () => {
+  const config = configFor(paused.address);
+  const temporal = new TemporalGateway(config.temporal);
+  paused.process.kill('SIGSTOP');
+  const starter = await startDeliveryStarter({ db: stack.db, temporal, config });
+  try {
+    const deliveries = await pendingDeliveries(40);
+    new DeliveryStarts(stack.db, temporal, config).announce();
+    // The starts under way time out (5 s) and nothing is marked.
+    await waitFor('the starts to fail', () => (starter.counts.failed > 0 ? true : undefined), 30_000, 100);
     expect(await startedAt(deliveries.map((d) => d.id))).toEqual(all(deliveries, false));
+    paused.process.kill('SIGCONT');
+    // Temporal is back: the starter's poll starts every one of them, well before the reconciler would.
+    await waitFor('every delivery to be started', allStarted(deliveries), 60_000, 100);
+    expect(starter.counts.started).toBeGreaterThanOrEqual(40);
   } finally {
     paused.process.kill('SIGCONT');
+    await starter.stop();
+    await temporal.close();
   }
-  // Temporal is back: the reconciler starts every one of them.
-  expect(await reconcile()).toBeGreaterThanOrEqual(40);
-  expect(await startedAt(deliveries.map((d) => d.id))).toEqual(all(deliveries, true));
-  await temporal.close();
 }, 90_000);
 
-it('leaves only a refused start to the reconciler and starts the rest of the queue', async () => {
-  const deliveries = await pendingDeliveries(40);
+it('leaves a start that is refused to a later pass and starts the rest of the batch', async () => {
+  const config = configFor(inject('temporalAddress'));
+  const temporal = new TemporalGateway(config.temporal);
+  const deliveries = await pendingDeliveries(20);
   // A real refusal by Temporal (INVALID_ARGUMENT: the workflow id is longer than the server allows), first in line.
-  const refused: DeliveryToStart = { ...deliveries[0]!, id: `dlv_${'x'.repeat(1_100)}` };
-  const { starter, temporal } = starterFor(inject('temporalAddress'));
-  starter.enqueue([refused, ...deliveries]);
-  await starter.stop(60_000);
-  expect(await startedAt(deliveries.map((d) => d.id))).toEqual(all(deliveries, true));
-  await temporal.close();
+  const [first] = await pendingDeliveries(1);
+  const refusedId = `dlv_${'x'.repeat(1_100)}`;
+  await stack.db.updateTable('deliveries').set({ id: refusedId, start_requested_at: sql<Date>`now() - interval '1 second'` }).where('id', '=', first!.id).execute();
+  const starter = await startDeliveryStarter({ db: stack.db, temporal, config });
+  try {
+    await waitFor('the other deliveries to be started', allStarted(deliveries), 60_000, 100);
+    expect(starter.counts.failed).toBeGreaterThanOrEqual(1);
+    expect(await startedAt([refusedId])).toEqual({ [refusedId]: false });
+  } finally {
+    await starter.stop();
+    await stack.db.deleteFrom('deliveries').where('id', '=', refusedId).execute();
+    await temporal.close();
+  }
 }, 90_000);
 
 it('accepts a message for more endpoints than the first try has ids for, narrowed and with statuses', async () => {

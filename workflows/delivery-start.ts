@@ -10,14 +10,12 @@ import { deliveryInput, deliverySearchAttributes, deliveryTaskTimeoutMs, deliver
 
 export type DeliveryStartSettings = Pick<Config, 'retry' | 'deliveryTimeoutMs' | 'temporal'>;
 
-/** How long the API's queue may hold a start before it leaves it to the reconciler. */
-export const queuedStartMaxAgeMs = (config: Pick<Config, 'reconcileIntervalMs'>): number => config.reconcileIntervalMs;
-
 /**
- * When the reconciler takes over an unconfirmed start: once its request is older than the queue
- * may hold it plus the longest start already under way, and 5 s to spare, so the two never race.
+ * When the reconciler takes over an unconfirmed start: once its request is older than a reconciler
+ * interval plus the longest start already under way, and 5 s to spare. Until then it is the
+ * workers' delivery starters' (cli/delivery-starter.ts), which take only younger requests.
  */
-export const overdueStartMs = (config: Pick<Config, 'reconcileIntervalMs'>): number => queuedStartMaxAgeMs(config) + START_BOUND_MS + 5_000;
+export const overdueStartMs = (config: Pick<Config, 'reconcileIntervalMs'>): number => config.reconcileIntervalMs + START_BOUND_MS + 5_000;
 
 /**
  * Everything `client.workflow.start` needs for one delivery. `requestedAt`, when the caller knows

@@ -153,7 +153,7 @@ export async function sendTestMessage(
   if (result.kind !== 'created') {
     return { ok: false, status: 409, errors: { event_type: result.kind === 'unknown_event_type' ? `${eventType} no longer exists in this app.` : 'The message was not accepted; reload and try again.' }, values: { event_type: eventType } };
   }
-  // The message is committed; the reconciler covers a failure to start here.
-  context.starts.enqueue(result.pending);
+  // The message is committed; the workers start its delivery.
+  if (result.pending.length > 0) context.starts.announce();
   return { ok: true, message: { id: result.message.id, deliveries: result.pending.length, sent: result.pending.length > 0 } };
 }
