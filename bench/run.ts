@@ -256,11 +256,13 @@ export async function runBench(params = PARAMS): Promise<{ rows: Row[]; summary:
     // can, and the time until all arrived. That is the sustainable rate.
     const warmupRate = 10;
     await openModel(Math.round(warmupRate * params.warmupS), warmupRate, async (i) => void (await post({ warmup: i })));
-    const cpuStart = { server: cpuSeconds(server.pid!), worker: cpuSeconds(worker.pid!) };
+    // CPU seconds of every process on the delivery path: steadier than wall time on a shared machine.
+    const cpuStart = { server: cpuSeconds(server.pid!), worker: cpuSeconds(worker.pid!), temporal: cpuSeconds(temporal.process.pid!) };
     const sThroughput = await drain(params.throughputN, async (i) => (await post({ t: i })).body.id as string, receiver, params.drainTimeoutS);
-    const cpuEnd = { server: cpuSeconds(server.pid!), worker: cpuSeconds(worker.pid!) };
+    const cpuEnd = { server: cpuSeconds(server.pid!), worker: cpuSeconds(worker.pid!), temporal: cpuSeconds(temporal.process.pid!) };
+    const cpuMsPerDelivery = ((cpuEnd.server + cpuEnd.worker + cpuEnd.temporal - cpuStart.server - cpuStart.worker - cpuStart.temporal) * 1000) / params.throughputN;
     const sLedger = await ledger(db, sThroughput.ids);
-    rows.push({ scenario: 'S throughput', items: params.throughputN, per_s: round(sThroughput.perS), p50_ms: NaN, p90_ms: NaN, p99_ms: NaN, cpu: `server ${round(cpuEnd.server - cpuStart.server)}s, worker ${round(cpuEnd.worker - cpuStart.worker)}s`, note: `ledger ${sLedger.ok ? 'ok' : 'VOID'} (${sLedger.text})` });
+    rows.push({ scenario: 'S throughput', items: params.throughputN, per_s: round(sThroughput.perS), p50_ms: NaN, p90_ms: NaN, p99_ms: NaN, cpu: `server ${round(cpuEnd.server - cpuStart.server)}s, worker ${round(cpuEnd.worker - cpuStart.worker)}s, temporal ${round(cpuEnd.temporal - cpuStart.temporal)}s: ${round(cpuMsPerDelivery)} ms per delivery`, note: `ledger ${sLedger.ok ? 'ok' : 'VOID'} (${sLedger.text})` });
 
     // Latency, open model, at half the sustainable rate unless BENCH_RATE says otherwise.
     const rate = params.rate > 0 ? params.rate : Math.max(1, Math.round(sThroughput.perS / 2));
