@@ -300,11 +300,9 @@ export async function runBench(params = PARAMS): Promise<{ rows: Row[]; summary:
     const burst = await drain(params.burstN, async (i) => (await post({ burst: i })).body.id as string, receiver, params.drainTimeoutS);
     rows.push({ scenario: `burst ${params.burstN}`, items: params.burstN, per_s: round(burst.perS), p50_ms: NaN, p90_ms: NaN, p99_ms: round(burst.totalMs), cpu: '', note: `posted in ${round(burst.postMs)} ms; p99 column: time until drained` });
 
-    await stopProcess(worker);
-
-    // ---- A: acceptance. First as deployed here, with the Temporal dev server sharing the two cores
-    // and taking the workflow starts; then the API alone: the dev server paused (SIGSTOP), so every
-    // start waits and fails and the messages stay pending for the reconciler. Acceptance must not
+    // ---- A: acceptance. First as deployed here, with the worker and Temporal delivering what is
+    // accepted on the same two cores; then the API alone: no worker, and the Temporal server paused
+    // (SIGSTOP), so the messages stay pending. Acceptance never calls Temporal, so it must not
     // notice. Then the same closed loop against a bare Express + single INSERT handler.
     const acceptedIds: string[] = [];
     const acceptOnce = async () => {
@@ -313,6 +311,7 @@ export async function runBench(params = PARAMS): Promise<{ rows: Row[]; summary:
       return res.status === 202;
     };
     const acceptLive = await closedLoop(params.acceptS, params.acceptConcurrency, acceptOnce);
+    await stopProcess(worker);
     temporal.process.kill('SIGSTOP');
     let acceptAlone: Awaited<ReturnType<typeof closedLoop>>;
     let acceptAtRate: { perS: number; p50: number; p99: number };
@@ -343,8 +342,8 @@ export async function runBench(params = PARAMS): Promise<{ rows: Row[]; summary:
       return res.statusCode === 202;
     });
     const closedRow = (scenario: string, run: Awaited<ReturnType<typeof closedLoop>>, note: string): Row => ({ scenario, items: run.count, per_s: round(run.perS), p50_ms: round(run.p50), p90_ms: round(run.p90), p99_ms: round(run.p99), cpu: '', note });
-    rows.push(closedRow('A accept, Temporal live', acceptLive, `${params.acceptConcurrency} clients, closed loop; the dev server takes the starts on the same cores`));
-    rows.push(closedRow('A accept, API alone', acceptAlone, `${params.acceptConcurrency} clients, closed loop; Temporal paused; ${acceptLedger.text}`));
+    rows.push(closedRow('A accept, engine live', acceptLive, `${params.acceptConcurrency} clients, closed loop; the worker and Temporal deliver them on the same cores`));
+    rows.push(closedRow('A accept, API alone', acceptAlone, `${params.acceptConcurrency} clients, closed loop; no worker, Temporal paused; ${acceptLedger.text}`));
     rows.push({ scenario: `A accept @${params.acceptRate}/s, API alone`, items: Math.round(params.acceptRate * params.acceptS), per_s: round(acceptAtRate.perS), p50_ms: round(acceptAtRate.p50), p90_ms: NaN, p99_ms: round(acceptAtRate.p99), cpu: '', note: 'open model; latency from the scheduled send' });
     rows.push(closedRow('A bare Express+INSERT', bareRun, 'the same closed loop'));
 
