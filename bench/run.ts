@@ -10,7 +10,7 @@
  * time to their arrival at the receiver, so a lagging generator cannot hide latency.
  * Sizes come from the environment (see PARAMS); the last line is a summary a script can read.
  */
-import { Client, Connection } from '@temporalio/client';
+import { Client } from '@temporalio/client';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -353,7 +353,7 @@ export async function runBench(params = PARAMS): Promise<{ rows: Row[]; summary:
 
     // ---- T: the engine ceiling, on the same dev server
     const engine = await runEngine(temporal.address, params.throughputN);
-    rows.push({ scenario: 'T engine (no-op activity)', items: params.throughputN, per_s: round(engine.perS), p50_ms: NaN, p90_ms: NaN, p99_ms: NaN, cpu: '', note: 'same workflow shape, in-process worker' });
+    rows.push({ scenario: 'T engine (no-op activity)', items: params.throughputN, per_s: round(engine.perS), p50_ms: NaN, p90_ms: NaN, p99_ms: NaN, cpu: '', note: 'same workflow shape and eager start, in-process worker' });
 
     // ---- The embedded default: the same burst against `openhooks start` with no DATABASE_URL and no TEMPORAL_ADDRESS.
     const embedded = await runEmbeddedDefault(work, params.embeddedN, receiver, params.drainTimeoutS);
@@ -523,15 +523,15 @@ async function runEngine(address: string, n: number) {
     maxConcurrentLocalActivityExecutions: WORKFLOW_TASK_SLOTS,
   });
   const running = worker.run();
-  const clientConnection = await Connection.connect({ address });
-  const client = new Client({ connection: clientConnection });
+  // Started as the workers start deliveries: on the worker's own connection, eagerly.
+  const client = new Client({ connection });
   const started = performance.now();
   let next = 0;
   await Promise.all(Array.from({ length: 16 }, async () => {
     while (next < n) {
       const i = next++;
       await client.workflow.start('engineWorkflow', {
-        taskQueue: 'bench-engine', workflowId: `engine-${i}-${randomBytes(4).toString('hex')}`, args: [String(i)],
+        taskQueue: 'bench-engine', workflowId: `engine-${i}-${randomBytes(4).toString('hex')}`, args: [String(i)], requestEagerStart: true,
         typedSearchAttributes: [
           { key: APP_ID, value: 'bench' }, { key: SUBSCRIBER_ID, value: 'bench' }, { key: ENDPOINT_ID, value: 'bench' },
           { key: EVENT_TYPE, value: 'bench.event' }, { key: DELIVERY_STATUS, value: 'pending' },
@@ -544,7 +544,6 @@ async function runEngine(address: string, n: number) {
   const perS = (n * 1000) / (performance.now() - started);
   worker.shutdown();
   await running;
-  await clientConnection.close();
   await connection.close();
   return { perS };
 }
