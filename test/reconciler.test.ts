@@ -142,7 +142,7 @@ it('does not make a second run of a resend whose start succeeded but whose confi
   expect(resend.start.trigger).toBe('manual');
 
   const { config, temporal } = settings(true);
-  expect(await startDeliveryWorkflow(temporal, config, resend.start, resend.start)).toEqual({ ok: true, created: true });
+  expect(await startDeliveryWorkflow(temporal, config, resend.start, resend.start)).toEqual({ ok: true, created: true, eager: false });
   const handle = (await temporal.client()).workflow.getHandle(deliveryWorkflowId(id!));
   const first = await handle.describe();
   // The process dies here: no confirmation written.

@@ -173,13 +173,18 @@ describe('secrets never reach the process logs', () => {
     expect(resend.status).toBe(202);
     await waitFor('the resend to arrive', () => (good.requests.length === 2 ? true : undefined), 20_000);
 
-    // Dependencies away: the database (503, logged with its cause) and Temporal (202, started later by the reconciler).
+    // Dependencies away: the database (503, logged with its cause) and Temporal. An API that cannot
+    // reach Temporal still accepts (the workers start the delivery), and a resend it cannot start
+    // itself is logged and started later by the reconciler.
     const refused = await apiClient(noDatabase!.url, apiKey).get('/apps');
     expect(refused.status).toBe(503);
     const accepted = await apiClient(noTemporal!.url, apiKey).post(`/apps/${appId}/messages`, { event_type: 'user.created', version: '1.0', data: { user: 43 } });
     expect(accepted.status).toBe(202);
-    await waitFor('the reconciler to deliver it', () => (good.requests.some((r) => r.headers['webhook-id'] === accepted.body.id) ? true : undefined), 30_000);
-    await waitFor('the start failure to be logged', () => (noTemporal!.lines().some((l) => l.level === 'warn') ? true : undefined), 10_000);
+    await waitFor('the workers to deliver it', () => (good.requests.some((r) => r.headers['webhook-id'] === accepted.body.id) ? true : undefined), 30_000);
+    const resentAway = await apiClient(noTemporal!.url, apiKey).post(`/apps/${appId}/webhook_attempts/${attempts.body[0].id}/replay`);
+    expect(resentAway.status).toBe(202);
+    await waitFor('the start failure to be logged', () => (noTemporal!.lines().some((l) => l.level === 'warn') ? true : undefined), 20_000);
+    await waitFor('the reconciler to start the resend', () => (good.requests.length >= 4 ? true : undefined), 40_000);
 
     // Stop every process the ordinary way, so every line it meant to write is written.
     for (const child of [server, noTemporal, noDatabase, worker]) expect(await child!.stop('SIGTERM')).toEqual({ code: 0, signal: null });

@@ -49,7 +49,7 @@ describe('startDeliveryWorkflow', () => {
     // Longer than the server's workflow id limit: INVALID_ARGUMENT.
     expect(await startDeliveryWorkflow(temporal, config, delivery(`dlv_${'x'.repeat(1_100)}`), { trigger: 'automatic' })).toMatchObject({ ok: false, unreachable: false });
     const id = `dlv_unit_${Math.random().toString(36).slice(2)}`;
-    expect(await startDeliveryWorkflow(temporal, config, delivery(id), { trigger: 'automatic' })).toEqual({ ok: true, created: true });
+    expect(await startDeliveryWorkflow(temporal, config, delivery(id), { trigger: 'automatic' })).toEqual({ ok: true, created: true, eager: false });
     expect(await startDeliveryWorkflow(temporal, config, delivery(id), { trigger: 'automatic' })).toEqual({ ok: true, created: false });
     await (await temporal.client()).workflow.getHandle(`delivery:${id}`).terminate('test done');
   });
