@@ -42,17 +42,20 @@ export const START_COLUMNS = [
   'deliveries.start_trigger as trigger',
 ] as const;
 
-/** What starting these deliveries needs, with their current start request. */
-export async function deliveriesToStart(db: Db, ids: readonly string[]): Promise<RequestedStart[]> {
-  if (ids.length === 0) return [];
+/** Deliveries with what starting each needs and its current start request (RequestedStart). */
+function requestedStarts(db: Db) {
   return db
     .selectFrom('deliveries')
     .innerJoin('messages', 'messages.id', 'deliveries.message_id')
     .innerJoin('apps', 'apps.id', 'deliveries.app_id')
     .select(START_COLUMNS)
-    .select((eb) => requestToken(eb.ref('deliveries.start_requested_at')).as('requestedAt'))
-    .where('deliveries.id', 'in', ids)
-    .execute();
+    .select((eb) => requestToken(eb.ref('deliveries.start_requested_at')).as('requestedAt'));
+}
+
+/** What starting these deliveries needs, with their current start request. */
+export async function deliveriesToStart(db: Db, ids: readonly string[]): Promise<RequestedStart[]> {
+  if (ids.length === 0) return [];
+  return requestedStarts(db).where('deliveries.id', 'in', ids).execute();
 }
 
 /** The channel on which the API tells workers that new deliveries wait for their start. */
@@ -88,12 +91,7 @@ export async function listenForStarts(db: Db, onAnnounce: () => void, onLost: (e
  * the same delivery. Older requests are the reconciler's (claimOverdueStarts), paced by its interval.
  */
 export async function lockNewStarts(trx: Db, options: { limit: number; freshMs: number }): Promise<RequestedStart[]> {
-  return trx
-    .selectFrom('deliveries')
-    .innerJoin('messages', 'messages.id', 'deliveries.message_id')
-    .innerJoin('apps', 'apps.id', 'deliveries.app_id')
-    .select(START_COLUMNS)
-    .select((eb) => requestToken(eb.ref('deliveries.start_requested_at')).as('requestedAt'))
+  return requestedStarts(trx)
     .where('deliveries.status', '=', 'pending')
     .where('deliveries.workflow_started_at', 'is', null)
     .where('deliveries.start_trigger', '=', 'automatic')
