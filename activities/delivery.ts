@@ -90,7 +90,9 @@ export function createDeliveryActivities({ db, http, secrets, clock = () => new 
       const { info } = context;
       // Always set for activities run by a workflow, which are the only ones we run.
       const execution = info.workflowExecution!;
-      return withHeartbeat(context, async () => {
+      // A local activity (the first attempt) has no heartbeat: the workflow task timeout covers a dead worker.
+      const beat = info.isLocal ? () => undefined : () => context.heartbeat();
+      return withHeartbeat(beat, async () => {
         const now = clock();
         const delivery = await findDeliveryToSend(db, input.deliveryId, execution.runId);
         const request = prepare(delivery, input, now);
@@ -108,9 +110,7 @@ export function createDeliveryActivities({ db, http, secrets, clock = () => new 
             runId: execution.runId,
           }),
           now,
-          () => {
-            if (!context.info.isLocal) context.heartbeat();
-          },
+          beat,
         );
 
         if (outcome.succeeded) return;
@@ -186,13 +186,9 @@ export function sendFailure(type: string, message: string, nonRetryable: boolean
   return ApplicationFailure.create({ type, message, nonRetryable, nextRetryDelay, details: retryAfterDetails(nextRetryDelay), category: ApplicationFailureCategory.BENIGN });
 }
 
-/**
- * Heartbeats while `fn` runs, so Temporal notices a dead worker within the heartbeat timeout. A local
- * activity has no heartbeat (the workflow task timeout covers a dead worker).
- */
-async function withHeartbeat<T>(context: Context, fn: () => Promise<T>): Promise<T> {
-  if (context.info.isLocal) return fn();
-  const timer = setInterval(() => context.heartbeat(), HEARTBEAT_EVERY_MS);
+/** Heartbeats while `fn` runs, so Temporal notices a dead worker within the heartbeat timeout. */
+async function withHeartbeat<T>(beat: () => void, fn: () => Promise<T>): Promise<T> {
+  const timer = setInterval(beat, HEARTBEAT_EVERY_MS);
   try {
     return await fn();
   } finally {

@@ -3,6 +3,7 @@ import type { Replay } from '../db/database.ts';
 import { announceStarts, markStarted, type RequestedStart } from '../db/delivery-starts.ts';
 import { findReplay, markReplaysSignaled, setUnfinishedReplaysStatus, UNFINISHED } from '../db/replays.ts';
 import type { Config } from '../lib/config.ts';
+import { coalesced } from '../lib/coalesce.ts';
 import { log } from '../lib/log.ts';
 import type { TemporalGateway } from '../lib/temporal.ts';
 import { startDeliveryWorkflow } from '../workflows/delivery-start.ts';
@@ -21,11 +22,17 @@ const CANCEL_WAIT_POLLS = 30;
  * the process stopping) stays unconfirmed, and the worker's reconciler starts it once it is overdue.
  */
 export class DeliveryStarts {
-  /** Resends, replay signals and the announcement under way. */
+  /** Resends and replay signals under way. */
   private oneOffs = 0;
   private idle: (() => void)[] = [];
-  private announcing = false;
-  private announceAgain = false;
+  /** Calls while one announcement is under way (or within ANNOUNCE_EVERY_MS of it) share the next one. */
+  private readonly announcements = coalesced(
+    async () => {
+      await announceStarts(this.db);
+      await new Promise((resolve) => setTimeout(resolve, ANNOUNCE_EVERY_MS));
+    },
+    (err) => log.warn('could not announce delivery starts; workers find them on their next poll', { error: err }),
+  );
 
   constructor(
     private readonly db: Db,
@@ -34,29 +41,11 @@ export class DeliveryStarts {
   ) {}
 
   /**
-   * Tells the workers that committed deliveries wait for their start; returns at once. Calls that
-   * come while one announcement is under way (or within ANNOUNCE_EVERY_MS of it) share the next one.
-   * A lost announcement costs a worker's poll interval, not the delivery.
+   * Tells the workers that committed deliveries wait for their start; returns at once. A lost
+   * announcement costs a worker's poll interval, not the delivery.
    */
   announce(): void {
-    if (this.announcing) {
-      this.announceAgain = true;
-      return;
-    }
-    this.announcing = true;
-    this.oneOffs++;
-    void announceStarts(this.db)
-      .catch((err: unknown) => log.warn('could not announce delivery starts; workers find them on their next poll', { error: err }))
-      .then(() => new Promise((resolve) => setTimeout(resolve, ANNOUNCE_EVERY_MS)))
-      .finally(() => {
-        this.announcing = false;
-        this.oneOffs--;
-        if (this.announceAgain) {
-          this.announceAgain = false;
-          this.announce();
-        }
-        this.settleIfIdle();
-      });
+    this.announcements.run();
   }
 
   /** Starts a committed resend's new run now (replacing one still retrying) and confirms it. */
@@ -124,10 +113,11 @@ export class DeliveryStarts {
   /** For shutdown: waits up to `timeoutMs` for the starts, signals and announcement under way. */
   async stop(timeoutMs: number): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
-    const idle = new Promise<void>((resolve) => {
+    const oneOffs = new Promise<void>((resolve) => {
       if (this.isIdle()) resolve();
       else this.idle.push(resolve);
     });
+    const idle = Promise.all([oneOffs, this.announcements.idle()]);
     await Promise.race([idle, new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
     clearTimeout(timer);
   }

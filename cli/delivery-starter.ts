@@ -1,5 +1,6 @@
 import type { Db } from '../db/connection.ts';
 import { listenForStarts, lockNewStarts, markStarted } from '../db/delivery-starts.ts';
+import { coalesced } from '../lib/coalesce.ts';
 import type { Config } from '../lib/config.ts';
 import { log } from '../lib/log.ts';
 import type { TemporalGateway } from '../lib/temporal.ts';
@@ -43,28 +44,13 @@ export interface DeliveryStarter {
 export async function startDeliveryStarter(deps: { db: Db; temporal: TemporalGateway; config: DeliveryStartSettings & Pick<Config, 'reconcileIntervalMs'> }): Promise<DeliveryStarter> {
   const { db, temporal, config } = deps;
   let stopping = false;
-  let running: Promise<void> | undefined;
-  let again = false;
   let listener: { close(): void } | undefined;
   let relisten: NodeJS.Timeout | undefined;
   const counts: StarterCounts = { started: 0, eager: 0, existing: 0, failed: 0 };
-
-  /** Runs a pass now, or right after the one under way (announcements during a pass are folded into one more). */
+  // Announcements during a pass are folded into one more pass.
+  const passes = coalesced(pass, (err) => log.warn('delivery start pass failed; the next one tries again', { error: err }));
   const kick = (): void => {
-    if (stopping) return;
-    if (running) {
-      again = true;
-      return;
-    }
-    running = pass()
-      .catch((err: unknown) => log.warn('delivery start pass failed; the next one tries again', { error: err }))
-      .finally(() => {
-        running = undefined;
-        if (again) {
-          again = false;
-          kick();
-        }
-      });
+    if (!stopping) passes.run();
   };
 
   async function pass(): Promise<void> {
@@ -73,22 +59,21 @@ export async function startDeliveryStarter(deps: { db: Db; temporal: TemporalGat
         const starts = await lockNewStarts(trx, { limit: BATCH, freshMs: overdueStartMs(config) });
         const outcomes = await Promise.all(starts.map((start) => startDeliveryWorkflow(temporal, config, start, { trigger: 'automatic' })));
         await markStarted(trx, starts.filter((_, i) => outcomes[i]!.ok).map((start) => start.id), { trigger: 'automatic' });
+        const failed = outcomes.filter((outcome) => !outcome.ok);
         for (const outcome of outcomes) {
-          if (!outcome.ok) counts.failed++;
-          else if (!outcome.created) counts.existing++;
-          else {
-            counts.started++;
+          if (outcome.ok) {
+            counts[outcome.created ? 'started' : 'existing']++;
             if (outcome.eager) counts.eager++;
           }
         }
-        const failed = outcomes.filter((outcome) => !outcome.ok);
+        counts.failed += failed.length;
         if (failed.length > 0) log.warn('delivery workflows not started; they stay pending for the next pass', { count: failed.length, error: failed[0]!.error });
         return { locked: starts.length, unreachable: failed.some((outcome) => outcome.unreachable) };
       });
       // Temporal away: the poll tries again, without a tight loop over the same rows.
       if (unreachable || locked < BATCH) return;
     }
-    again = true;
+    kick();
   }
 
   async function listen(): Promise<void> {
@@ -120,7 +105,7 @@ export async function startDeliveryStarter(deps: { db: Db; temporal: TemporalGat
       clearInterval(poll);
       clearTimeout(relisten);
       listener?.close();
-      await running;
+      await passes.idle();
     },
   };
 }
