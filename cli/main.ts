@@ -1,13 +1,17 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { createAccount } from '../db/accounts.ts';
 import { reencryptSecrets } from '../db/secrets.ts';
 import { migrateToLatest } from '../db/connection.ts';
 import { ConfigError, loadConfig } from '../lib/config.ts';
+import { parseDuration } from '../lib/duration.ts';
 import { log, setLogLevel } from '../lib/log.ts';
 import { onShutdown, openDb, secretBox, withTemporalAddress, type ProcessDeps } from './runtime.ts';
 import { startServer } from './server.ts';
 import { startAllInOne } from './start.ts';
-import { startWorker } from './worker.ts';
+import { setupTemporal } from './temporal-setup.ts';
+import { bundleWorkflows, startWorker } from './worker.ts';
 
 const USAGE = `Usage: openhooks <command>
 
@@ -20,6 +24,12 @@ Commands:
                         create an account with its owner and an API key; prints JSON
   secrets reencrypt     encrypt every stored secret with the current ENCRYPTION_KEY
                         (after rotating it; older keys in ENCRYPTION_KEYS_PREVIOUS)
+  temporal setup [--timeout 2m]
+                        register TEMPORAL_NAMESPACE and our search attributes on a self-hosted
+                        Temporal server when missing, waiting for it to answer; prints JSON
+  workflows bundle <file>
+                        write the workflow bundle to <file>; a worker with WORKFLOW_BUNDLE=<file>
+                        loads it instead of bundling at start (the Docker image does this)
 
 Configuration is read from environment variables; see README.md.`;
 
@@ -84,6 +94,23 @@ async function main(argv: string[]): Promise<void> {
       } finally {
         await db.destroy();
       }
+      return;
+    }
+    case 'temporal': {
+      const { values, positionals } = parseArgs({ args: rest, options: { timeout: { type: 'string' } }, allowPositionals: true });
+      const timeoutMs = parseDuration(values.timeout ?? '2m');
+      if (positionals[0] !== 'setup' || positionals.length !== 1 || timeoutMs === undefined) throw new UsageError('openhooks temporal setup [--timeout 2m]');
+      const result = await setupTemporal(withTemporalAddress(config, config.temporal.address ?? '127.0.0.1:7233').temporal, { timeoutMs });
+      console.log(JSON.stringify({ namespace: result.namespace, namespace_created: result.namespaceCreated, search_attributes_added: result.searchAttributesAdded }));
+      return;
+    }
+    case 'workflows': {
+      const [verb, file, ...extra] = rest;
+      if (verb !== 'bundle' || !file || extra.length > 0) throw new UsageError('openhooks workflows bundle <file>');
+      const bundle = await bundleWorkflows();
+      mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+      writeFileSync(file, bundle.code);
+      console.log(JSON.stringify({ workflow_bundle: path.resolve(file), bytes: Buffer.byteLength(bundle.code) }));
       return;
     }
     default:

@@ -5,7 +5,7 @@
 #   scripts/temporal-server.sh schema              create the two databases and bring their schemas up to date
 #   scripts/temporal-server.sh config <dir>        write <dir>/temporal.yaml and its dynamic config; prints the frontend address
 #   scripts/temporal-server.sh run <dir>           run the server with that config (foreground)
-#   scripts/temporal-server.sh register <address>  namespace `default` and our search attributes, when missing
+#   scripts/temporal-server.sh register <address>  the namespace (TEMPORAL_NAMESPACE [default]) and our search attributes, when missing
 #   scripts/temporal-server.sh drop                drop the two databases
 #   scripts/temporal-server.sh start <dir>         schema, config, run, register; Ctrl-C stops it
 #   scripts/temporal-server.sh build               print the server binary's path, building it when missing
@@ -112,14 +112,8 @@ cmd_config() {
   line="$(free_ports 8)"
   read -r -a ports <<<"$line"
   local frontend="${TEMPORAL_PORT:-${ports[0]}}"
-  cat >"$dir/dynamicconfig.yaml" <<YAML
-# The first attempt's activity task comes back with the workflow task that schedules it (as the
-# dev server is run in cli/temporal-dev-server.ts): production clusters want the same.
-system.enableActivityEagerExecution:
-  - value: true
-system.forceSearchAttributesCacheRefreshOnRead:
-  - value: false
-YAML
+  # The same dynamic config as docker-compose.yml's server.
+  cp "$root/deploy/temporal/dynamicconfig.yaml" "$dir/dynamicconfig.yaml"
   cat >"$dir/temporal.yaml" <<YAML
 # Written by scripts/temporal-server.sh: Postgres for both stores, every service on loopback.
 log:
@@ -184,30 +178,10 @@ cmd_run() {
   exec "$tools/temporal-server" --root "$1" --config . --env temporal --allow-no-auth start
 }
 
+# The same command the compose file's temporal-setup service runs (cli/temporal-setup.ts): it waits
+# for the server, then creates what is missing.
 cmd_register() {
-  local address="$1" cli
-  cli="$(bash "$root/scripts/ensure-temporal.sh")"
-  local deadline=$((SECONDS + 60))
-  until "$cli" operator cluster health --address "$address" >/dev/null 2>&1; do
-    ((SECONDS < deadline)) || { echo "The Temporal server at $address did not answer within 60 s." >&2; exit 1; }
-    sleep 0.5
-  done
-  if ! "$cli" operator namespace describe --namespace default --address "$address" >/dev/null 2>&1; then
-    "$cli" operator namespace create --namespace default --address "$address" >&2
-  fi
-  # The names and types come from the code that sets them (one list for both kinds of server).
-  local attributes existing
-  attributes="$(cd "$root" && node_modules/.bin/tsx -e "import { SEARCH_ATTRIBUTES } from './lib/search-attributes.ts'; for (const sa of SEARCH_ATTRIBUTES) console.log(sa.name + ' ' + sa.type)")"
-  while read -r name type; do
-    # The new namespace reaches the frontend's namespace cache within seconds: retry until it has.
-    for attempt in $(seq 1 40); do
-      existing="$("$cli" operator search-attribute list --namespace default --address "$address" 2>/dev/null || true)"
-      grep -qw "$name" <<<"$existing" && break
-      "$cli" operator search-attribute create --namespace default --address "$address" --name "$name" --type "$type" >/dev/null 2>&1 || true
-      ((attempt < 40)) || { echo "Could not register the search attribute $name at $address." >&2; exit 1; }
-      sleep 0.5
-    done
-  done <<<"$attributes"
+  TEMPORAL_ADDRESS="$1" node "$root/bin/openhooks.js" temporal setup --timeout 60s >&2
 }
 
 cmd_start() {
