@@ -221,6 +221,12 @@ export interface IdempotencyKeysTable {
   created_at: Timestamp;
 }
 
+/** One failed portal login counted against `key` (`email:<email>` or `ip:<address>`). */
+export interface LoginFailuresTable {
+  key: string;
+  failed_at: CreatedAt;
+}
+
 export interface Database {
   accounts: AccountsTable;
   users: UsersTable;
@@ -236,6 +242,7 @@ export interface Database {
   notifications: NotificationsTable;
   idempotency_keys: IdempotencyKeysTable;
   replays: ReplaysTable;
+  login_failures: LoginFailuresTable;
 }
 
 export type ApiKey = Selectable<ApiKeysTable>;

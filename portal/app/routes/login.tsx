@@ -34,7 +34,7 @@ export async function action({ request, context }: ActionFunctionArgs) {
 
   const throttle = loginThrottle(context);
   const keys = loginThrottleKeys(email, context);
-  if (throttle.blocked(keys)) {
+  if (await throttle.blocked(keys)) {
     const message = `Too many failed logins. Wait ${LOGIN_THROTTLE_MINUTES} minutes and try again, or reset your password.`;
     return invalidForm({ form: message }, values, 429);
   }
@@ -42,10 +42,10 @@ export async function action({ request, context }: ActionFunctionArgs) {
   const user = email ? await findUserByEmail(context.db, email) : undefined;
   const matches = await verifyPassword(password, user?.password_hash ?? (await (unknownUserHash ??= hashPassword('no such user'))));
   if (!user || !matches) {
-    throttle.recordFailure(keys);
+    await throttle.recordFailure(keys);
     return invalidForm({ form: WRONG_LOGIN }, values);
   }
-  throttle.clear(`email:${email}`);
+  await throttle.clear(`email:${email}`);
   return redirect(safeRedirect(form.get('redirectTo')), { headers: { 'Set-Cookie': await signedInSessionCookie(context, user.id) } });
 }
 
