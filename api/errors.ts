@@ -1,6 +1,6 @@
 import express, { type ErrorRequestHandler, type RequestHandler } from 'express';
-import { log } from '../lib/log.ts';
 import { isDatabaseUnavailable } from '../lib/retry.ts';
+import { requestLog } from './requests.ts';
 
 export interface ErrorDetail {
   field: string;
@@ -30,8 +30,8 @@ export function handle(fn: (...args: Parameters<RequestHandler>) => Promise<unkn
 
 export const errorHandler: ErrorRequestHandler = (err: unknown, _req, res, _next) => {
   const apiError = toApiError(err);
-  if (apiError.status === 503) log.warn('request refused: a dependency is unavailable', { error: err });
-  else if (apiError.status >= 500) log.error('request failed', { error: err });
+  if (apiError.status === 503) requestLog(res).warn('request refused: a dependency is unavailable', { error: err });
+  else if (apiError.status >= 500) requestLog(res).error('request failed', { error: err });
   res.status(apiError.status).json({
     error: apiError.message,
     code: apiError.code,

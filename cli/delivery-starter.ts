@@ -3,6 +3,7 @@ import { listenForStarts, lockNewStarts, markStarted } from '../db/delivery-star
 import { coalesced } from '../lib/coalesce.ts';
 import type { Config } from '../lib/config.ts';
 import { log } from '../lib/log.ts';
+import { countDeliveryStarts } from '../lib/metrics.ts';
 import type { TemporalGateway } from '../lib/temporal.ts';
 import { overdueStartMs, startDeliveryWorkflow, type DeliveryStartSettings } from '../workflows/delivery-start.ts';
 
@@ -60,6 +61,7 @@ export async function startDeliveryStarter(deps: { db: Db; temporal: TemporalGat
         const outcomes = await Promise.all(starts.map((start) => startDeliveryWorkflow(temporal, config, start, { trigger: 'automatic' })));
         await markStarted(trx, starts.filter((_, i) => outcomes[i]!.ok).map((start) => start.id), { trigger: 'automatic' });
         const failed = outcomes.filter((outcome) => !outcome.ok);
+        countDeliveryStarts('starter', outcomes);
         for (const outcome of outcomes) {
           if (outcome.ok) {
             counts[outcome.created ? 'started' : 'existing']++;

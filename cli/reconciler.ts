@@ -5,6 +5,7 @@ import { leaseQuietReplays, markReplaysSignaled, saveReplayProgress } from '../d
 import type { Replay } from '../db/database.ts';
 import type { Config } from '../lib/config.ts';
 import { log } from '../lib/log.ts';
+import { countDeliveryStarts, type StartSource } from '../lib/metrics.ts';
 import { isTemporalUnreachable, type StartOutcome, type TemporalGateway } from '../lib/temporal.ts';
 import { deliveryWorkflowId, startRequestOf, startsNewRun } from '../workflows/delivery-run.ts';
 import { overdueStartMs, startDeliveryWorkflow } from '../workflows/delivery-start.ts';
@@ -38,6 +39,7 @@ export async function reconcileStarts(
     what: 'delivery workflows not started',
     claim: () => claimOverdueStarts(db, { overdueMs, limit: CLAIM_BATCH }),
     start: (start) => finishStart(temporal, config, start),
+    counted: 'reconciler',
     // One statement leased them all, so they share one request time.
     confirm: (confirmed, claimed) => markStarted(db, confirmed.map((start) => start.id), { requestedAt: claimed[0]!.requestedAt }),
   });
@@ -118,7 +120,14 @@ async function settleIfOrphaned(db: ReconcilerDeps['db'], temporal: TemporalGate
 async function leaseRounds<T>(
   temporal: TemporalGateway,
   signal: AbortSignal | undefined,
-  job: { what: string; claim(): Promise<T[]>; start(row: T): Promise<StartOutcome>; confirm(confirmed: T[], claimed: T[]): Promise<void> },
+  job: {
+    what: string;
+    claim(): Promise<T[]>;
+    start(row: T): Promise<StartOutcome>;
+    confirm(confirmed: T[], claimed: T[]): Promise<void>;
+    /** Delivery starts: their outcomes go to openhooks_delivery_starts_total under this source. */
+    counted?: StartSource;
+  },
 ): Promise<number> {
   try {
     await temporal.client();
@@ -132,6 +141,7 @@ async function leaseRounds<T>(
     const claimed = await job.claim();
     if (claimed.length === 0) break;
     const outcomes = await Promise.all(claimed.map((row) => job.start(row)));
+    if (job.counted) countDeliveryStarts(job.counted, outcomes);
     const confirmed = claimed.filter((_, i) => outcomes[i]!.ok);
     await job.confirm(confirmed, claimed);
     total += confirmed.length;

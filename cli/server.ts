@@ -4,8 +4,10 @@ import type { Server } from 'node:http';
 import { DeliveryStarts } from '../api/delivery-starts.ts';
 import { TrustedKeys } from '../api/auth.ts';
 import { createApi } from '../api/index.ts';
+import { observeRequests } from '../api/requests.ts';
 import { createMailer } from '../activities/mailer.ts';
 import { log } from '../lib/log.ts';
+import { metricsHandler, watchDatabase } from '../lib/metrics.ts';
 import { TemporalGateway } from '../lib/temporal.ts';
 import { mountPortal, portalBuildExists } from '../portal/mount.ts';
 import type { ProcessDeps } from './runtime.ts';
@@ -31,6 +33,10 @@ export async function startServer(opts: ProcessDeps & { portal?: boolean }): Pro
   app.disable('x-powered-by');
   app.locals.publicUrl = config.publicUrl;
   app.set('trust proxy', 'loopback');
+  app.use(observeRequests());
+  // Outside the API's authentication; METRICS_TOKEN guards it when set.
+  app.get('/metrics', metricsHandler(config.metrics.token));
+  const unwatchDatabase = watchDatabase(db);
   const trustedKeys = new TrustedKeys();
   const api = createApi({ db, starts, temporal, secrets, config, trustedKeys });
   app.use('/api/v1', api.router);
@@ -68,6 +74,7 @@ export async function startServer(opts: ProcessDeps & { portal?: boolean }): Pro
       });
       await starts.stop(STARTS_GRACE_MS);
       await temporal.close();
+      unwatchDatabase();
       mailer.close();
     },
   };

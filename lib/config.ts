@@ -38,7 +38,17 @@ export interface Config {
   secretRotationOverlapMs: number;
   /** Requests per second per API key; 0 turns the limit off. */
   rateLimitPerSecond: number;
+  /** How long message payloads and attempt bodies are kept before the retention schedule removes them. */
+  retentionMs: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
+  metrics: {
+    /** The worker's /metrics and /health listener (0: any free port). Unset: WORKER_METRICS_PORT for `openhooks worker`, none for `npm start` (the server's /metrics serves the one process). */
+    port: number | undefined;
+    /** When set, /metrics answers only `Authorization: Bearer <token>`. */
+    token: string | undefined;
+    /** The Temporal SDK's own Prometheus exporter on the worker; off unless set. */
+    temporalPort: number | undefined;
+  };
   /** `npm start` only: ports of the embedded services it runs when TEMPORAL_ADDRESS / DATABASE_URL are unset. */
   embedded: {
     temporalPort: number;
@@ -47,6 +57,9 @@ export interface Config {
     postgresPort: number;
   };
 }
+
+/** Where `openhooks worker` serves /metrics and /health when METRICS_PORT is unset. */
+export const WORKER_METRICS_PORT = 9464;
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -143,6 +156,11 @@ export function loadConfig(env: Env = process.env): Config {
     problems.push(`TEMPORAL_ADDRESS=${temporalAddress} must be host:port, such as localhost:7233`);
   }
 
+  const metricsToken = read('METRICS_TOKEN');
+  if (metricsToken !== undefined && !/^[\x21-\x7e]{16,}$/.test(metricsToken)) {
+    problems.push('METRICS_TOKEN must be at least 16 printable characters without spaces (openssl rand -hex 32)');
+  }
+
   const config: Config = {
     port,
     host: read('HOST') ?? '0.0.0.0',
@@ -177,13 +195,24 @@ export function loadConfig(env: Env = process.env): Config {
     replayConcurrency: integer('REPLAY_CONCURRENCY', 10, 1, 1_000),
     secretRotationOverlapMs: duration('SECRET_ROTATION_OVERLAP', '24h', 0, 30 * 86_400_000),
     rateLimitPerSecond: integer('RATE_LIMIT', 100, 0, 1_000_000),
+    // Down to seconds so that a test can watch a purge; up to ten years.
+    retentionMs: duration('RETENTION', '30d', 1_000, 3_650 * 86_400_000),
     logLevel: oneOf('LOG_LEVEL', 'info', ['debug', 'info', 'warn', 'error'] as const),
+    metrics: {
+      port: read('METRICS_PORT') === undefined ? undefined : integer('METRICS_PORT', WORKER_METRICS_PORT, 0, 65535),
+      token: metricsToken,
+      // The SDK cannot tell which port it bound, so 0 is not offered.
+      temporalPort: read('TEMPORAL_METRICS_PORT') === undefined ? undefined : integer('TEMPORAL_METRICS_PORT', 9465, 1, 65535),
+    },
     embedded: {
       temporalPort: integer('TEMPORAL_DEV_PORT', 7233, 1, 65535),
       temporalUiPort: integer('TEMPORAL_UI_PORT', 8233, 1, 65535),
       postgresPort: integer('EMBEDDED_POSTGRES_PORT', 0, 0, 65535),
     },
   };
+  if (config.metrics.port !== undefined && config.metrics.port === config.metrics.temporalPort) {
+    problems.push(`METRICS_PORT and TEMPORAL_METRICS_PORT are both ${config.metrics.port}: the worker's listener and the Temporal SDK's exporter need ports of their own`);
+  }
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
 }

@@ -54,6 +54,8 @@ export function testEnv(overrides: Record<string, string> = {}): Record<string, 
     PUBLIC_URL: 'http://openhooks.test',
     DATA_DIR: mkdtempSync(path.join(inject('tempDir'), 'data-')),
     LOG_LEVEL: 'error',
+    // A worker's /metrics listener on a port of its own: never the fixed default, which parallel tests share.
+    METRICS_PORT: '0',
     ...overrides,
   };
 }

@@ -67,4 +67,29 @@ describe('loadConfig', () => {
     }
     expect((error as ConfigError).message).toContain('RETRY_MAXIMUM_ATTEMPTS');
   });
+
+  it('keeps payloads 30 days unless RETENTION says otherwise, from a second to ten years', () => {
+    expect(loadConfig({}).retentionMs).toBe(30 * 86_400_000);
+    expect(loadConfig({ RETENTION: '7d' }).retentionMs).toBe(7 * 86_400_000);
+    expect(loadConfig({ RETENTION: '2s' }).retentionMs).toBe(2_000);
+    for (const bad of ['0s', '500ms', '3651d', 'a month']) {
+      expect(() => loadConfig({ RETENTION: bad }), bad).toThrow(/RETENTION=.* must be a duration from 1s to 3650d/);
+    }
+  });
+
+  it('reads the metrics settings: none by default, the ports and the token when given, each bad value named', () => {
+    expect(loadConfig({}).metrics).toEqual({ port: undefined, token: undefined, temporalPort: undefined });
+    const token = 'a'.repeat(16);
+    expect(loadConfig({ METRICS_PORT: '0', METRICS_TOKEN: token, TEMPORAL_METRICS_PORT: '9465' }).metrics).toEqual({ port: 0, token, temporalPort: 9465 });
+    expect(loadConfig({ METRICS_PORT: '9100' }).metrics.port).toBe(9100);
+    for (const [name, value, message] of [
+      ['METRICS_PORT', '70000', /METRICS_PORT=70000 must be a whole number from 0 to 65535/],
+      ['TEMPORAL_METRICS_PORT', '0', /TEMPORAL_METRICS_PORT=0 must be a whole number from 1 to 65535/],
+      ['METRICS_TOKEN', 'short', /METRICS_TOKEN must be at least 16 printable characters/],
+      ['METRICS_TOKEN', 'has a space in it, long enough', /METRICS_TOKEN must be at least 16 printable characters/],
+    ] as const) {
+      expect(() => loadConfig({ [name]: value }), `${name}=${value}`).toThrow(message);
+    }
+    expect(() => loadConfig({ METRICS_PORT: '9464', TEMPORAL_METRICS_PORT: '9464' })).toThrow(/METRICS_PORT and TEMPORAL_METRICS_PORT are both 9464/);
+  });
 });
