@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { Request } from 'express';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -108,5 +109,17 @@ describe('metricsHandler', () => {
     }
     expect((await fetch(url, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
     expect((await fetch(url, { headers: { authorization: `bearer ${token}` } })).status).toBe(200);
+  });
+});
+
+describe('the Grafana dashboard (deploy/grafana/openhooks.json)', () => {
+  it('queries every openhooks metric, and only metrics that exist', async () => {
+    const dashboard = JSON.parse(readFileSync(new URL('../../deploy/grafana/openhooks.json', import.meta.url), 'utf8')) as { uid: string; panels: { type: string; targets?: { expr: string }[] }[] };
+    expect(dashboard.uid).toBe('openhooks');
+    const exprs = dashboard.panels.filter((p) => p.type !== 'row').flatMap((p) => p.targets!.map((t) => t.expr));
+    expect(exprs.length).toBeGreaterThan(20);
+    const queried = new Set(exprs.flatMap((expr) => [...expr.matchAll(/\b(openhooks_\w+?)(?:_bucket|_count|_sum)?\b/g)].map((m) => m[1]!)));
+    const registered = new Set((await registry.getMetricsAsJSON()).map((m) => m.name).filter((name) => name.startsWith('openhooks_')));
+    expect(queried).toEqual(registered);
   });
 });
