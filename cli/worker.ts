@@ -1,10 +1,11 @@
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker, type WorkflowBundle, type WorkflowBundleOption } from '@temporalio/worker';
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { createActivities } from '../activities/index.ts';
 import { createHttpSender } from '../activities/http.ts';
 import { createMailer } from '../activities/mailer.ts';
 import { purgeExpiredIdempotencyKeys } from '../db/idempotency-keys.ts';
-import type { Config } from '../lib/config.ts';
+import { ConfigError, type Config } from '../lib/config.ts';
 import { log } from '../lib/log.ts';
 import { connectionOptions, TemporalGateway } from '../lib/temporal.ts';
 import { startDeliveryStarter } from './delivery-starter.ts';
@@ -23,6 +24,17 @@ export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', impo
 /** Bundles the workflow code once; tests and production workers reuse the result. */
 export async function bundleWorkflows(): Promise<WorkflowBundle> {
   return bundleWorkflowCode({ workflowsPath, logger: new DefaultLogger('WARN') });
+}
+
+/**
+ * The bundle `openhooks workflows bundle <file>` wrote, when WORKFLOW_BUNDLE names it (the Docker image
+ * does, at build time): the worker starts without bundling, and every replica runs the same code.
+ */
+export function prebuiltWorkflowBundle(env: NodeJS.ProcessEnv = process.env): WorkflowBundleOption | undefined {
+  const codePath = env.WORKFLOW_BUNDLE?.trim();
+  if (!codePath) return undefined;
+  if (!existsSync(codePath)) throw new ConfigError([`WORKFLOW_BUNDLE=${codePath} does not exist: write it with \`openhooks workflows bundle ${codePath}\``]);
+  return { codePath };
 }
 
 let runtimeInstalled = false;
@@ -53,6 +65,8 @@ export interface RunningWorker {
 export async function startWorker(opts: ProcessDeps & { workflowBundle?: WorkflowBundleOption }): Promise<RunningWorker> {
   const { config, db } = opts;
   installRuntime(config.logLevel);
+  // Before connecting: a missing bundle file is a configuration error, reported at once.
+  const prebuilt = opts.workflowBundle ?? prebuiltWorkflowBundle();
   const connection = await NativeConnection.connect(connectionOptions(config.temporal));
   const http = createHttpSender({ timeoutMs: config.deliveryTimeoutMs, allowPrivateNetwork: config.allowPrivateNetwork, allowedNetworks: config.allowedNetworks, allowHttp: config.allowHttp });
   const mailer = createMailer({ smtpUrl: config.smtpUrl, from: config.mailFrom, dataDir: config.dataDir });
@@ -61,7 +75,7 @@ export async function startWorker(opts: ProcessDeps & { workflowBundle?: Workflo
     connection,
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
-    workflowBundle: opts.workflowBundle ?? (await bundleWorkflows()),
+    workflowBundle: prebuilt ?? (await bundleWorkflows()),
     activities: createActivities({ db, http, mailer, secrets: opts.secrets, publicUrl: config.publicUrl }),
     // A delivery's first attempt is a local activity that holds its workflow task's slot while the
     // request is under way: room for many slow endpoints at once (the CPU-bound part stays small).
