@@ -234,7 +234,7 @@ describe('Dockerfile', () => {
       await server?.stop();
       await database.drop();
     }
-  });
+  }, 180_000);
 });
 
 describe('the image build steps, run natively', () => {
@@ -287,7 +287,7 @@ describe('the image build steps, run natively', () => {
       await worker?.stop();
       await database.drop();
     }
-  });
+  }, 180_000);
 });
 
 describe('openhooks temporal setup (the temporal-setup service; scripts/temporal-server.sh register)', () => {
@@ -311,14 +311,14 @@ describe('openhooks temporal setup (the temporal-setup service; scripts/temporal
 
     const second = await setup();
     expect(second).toEqual({ namespace, namespace_created: false, search_attributes_added: [] });
-  });
+  }, 180_000);
 
   it('gives up with a clear message when no server answers within its timeout', async () => {
     const address = `127.0.0.1:${await freePort()}`;
     const result = await openhooksCommand([...service('temporal-setup').command!, '--timeout', '2s'], { TEMPORAL_ADDRESS: address, LOG_LEVEL: 'error' });
     expect(result.code).toBe(1);
     expect(result.stderr).toContain(`Could not connect to Temporal at ${address}`);
-  });
+  }, 180_000);
 });
 
 /**
