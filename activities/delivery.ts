@@ -6,6 +6,8 @@ import type { AttemptTrigger, DeliveryReason, NewAttempt } from '../db/database.
 import { endDelivery, findDeliveryToSend, type DeliveryToSend } from '../db/deliveries.ts';
 import { disableEndpoint } from '../db/endpoints.ts';
 import { disablesEndpoint, FAILURE, retryAfterDetails } from '../lib/failures.ts';
+import { log } from '../lib/log.ts';
+import { countDeliveryEnded, countDeliverySucceeded, observeAttempt } from '../lib/metrics.ts';
 import { retryWhileDatabaseDown } from '../lib/retry.ts';
 import { signatureHeaders } from '../lib/signing.ts';
 import type { HttpResult } from './http.ts';
@@ -99,6 +101,10 @@ export function createDeliveryActivities({ db, http, secrets, clock = () => new 
         if (!delivery || !request) return;
 
         const result = await http.post(request.url, request.headers, request.body);
+        observeAttempt(result);
+        if (log.enabled('debug')) {
+          log.debug('attempt made', { deliveryId: input.deliveryId, workflowId: execution.workflowId, runId: execution.runId, attempt: request.number, statusCode: result.statusCode, errorCode: result.errorCode, ms: result.durationMs });
+        }
         const outcome = judge(result, now);
         const last = !outcome.succeeded && (outcome.final || request.number >= input.maximumAttempts);
 
@@ -113,7 +119,10 @@ export function createDeliveryActivities({ db, http, secrets, clock = () => new 
           beat,
         );
 
-        if (outcome.succeeded) return;
+        if (outcome.succeeded) {
+          countDeliverySucceeded();
+          return;
+        }
         throw sendFailure(outcome.final ? FAILURE.endpointGone : FAILURE.attemptFailed, result.error ?? `endpoint answered HTTP ${result.statusCode}`, last, outcome.retryAfterMs);
       });
     },
@@ -123,7 +132,8 @@ export function createDeliveryActivities({ db, http, secrets, clock = () => new 
      * send it. (Runs started before reasons existed call it with the id alone.)
      */
     async recordSkipped(deliveryId: string, reason: DeliveryReason = 'endpoint_inactive'): Promise<void> {
-      await endDelivery(db, deliveryId, { status: 'skipped', reason, error: null }, clock());
+      const ended = await endDelivery(db, deliveryId, { status: 'skipped', reason, error: null }, clock());
+      if (ended !== undefined) countDeliveryEnded('skipped', reason);
     },
 
     /**
@@ -134,11 +144,14 @@ export function createDeliveryActivities({ db, http, secrets, clock = () => new 
      */
     async recordFailure(deliveryId: string, reason: DeliveryReason = 'attempts_exhausted', error: string | null = null): Promise<{ endpointDisabled: boolean }> {
       const now = clock();
-      return db.transaction().execute(async (trx) => {
+      const { ended, endpointDisabled } = await db.transaction().execute(async (trx) => {
         const endpointId = await endDelivery(trx, deliveryId, { status: 'failed', reason, error }, now);
-        if (endpointId === undefined || !disablesEndpoint(reason)) return { endpointDisabled: false };
-        return { endpointDisabled: await disableEndpoint(trx, endpointId, disabledReason(await findLastAttempt(trx, deliveryId)), now) };
+        if (endpointId === undefined || !disablesEndpoint(reason)) return { ended: endpointId !== undefined, endpointDisabled: false };
+        return { ended: true, endpointDisabled: await disableEndpoint(trx, endpointId, disabledReason(await findLastAttempt(trx, deliveryId)), now) };
       });
+      // Counted once committed, and only by the call that ended it (a retried activity finds it ended).
+      if (ended) countDeliveryEnded('failed', reason, endpointDisabled);
+      return { endpointDisabled };
     },
   };
 }

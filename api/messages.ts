@@ -6,6 +6,7 @@ import { findMessageDeliveries, listMessageDeliveries, type MessageDelivery } fr
 import { firstEventTypeName } from '../db/event-types.ts';
 import { acceptMessage, findMessage, listMessages } from '../db/messages.ts';
 import { DELIVERY_REASONS } from '../lib/failures.ts';
+import { countAcceptedMessage } from '../lib/metrics.ts';
 import { codeSamples, ENDPOINT_ID_PLACEHOLDER, SAMPLE_LANGUAGES } from './code-samples.ts';
 import type { DeliveryStarts } from './delivery-starts.ts';
 import { ApiError, jsonBody, notFound } from './errors.ts';
@@ -126,6 +127,7 @@ export function messagesRouter(db: Db, spec: ApiSpec, starts: DeliveryStarts, pu
     if (result.kind === 'key_reused') throw new ApiError(422, 'idempotency_key_reused', 'this Idempotency-Key was already used with a different request');
     if (result.kind === 'repeat') res.set('Idempotent-Replayed', 'true');
     res.status(202).json(messageOut(result.message));
+    countAcceptedMessage(result.kind);
     // The message is committed; the workers are told after the answer (they also poll, and the reconciler covers the rest).
     if (result.kind === 'created' && result.pending.length > 0) starts.announce();
   }

@@ -74,7 +74,8 @@ export async function startAllInOne(baseConfig: Config): Promise<void> {
 
   const full = withTemporalAddress(config, temporalAddress);
   const secrets = new SecretBox(encryptionKey, config.previousEncryptionKeys);
-  const worker = await startWorker({ config: full, db, secrets });
+  // One process: the server's /metrics serves the worker's metrics too; its own listener only if asked for.
+  const worker = await startWorker({ config: full, db, secrets, serveMetrics: config.metrics.port !== undefined });
   running.worker = worker;
   running.server = await startServer({ config: full, db, secrets });
 

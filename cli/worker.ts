@@ -5,10 +5,12 @@ import { createActivities } from '../activities/index.ts';
 import { createHttpSender } from '../activities/http.ts';
 import { createMailer } from '../activities/mailer.ts';
 import { purgeExpiredIdempotencyKeys } from '../db/idempotency-keys.ts';
-import { ConfigError, type Config } from '../lib/config.ts';
+import { ConfigError, WORKER_METRICS_PORT, type Config } from '../lib/config.ts';
 import { log } from '../lib/log.ts';
+import { watchDatabase } from '../lib/metrics.ts';
 import { connectionOptions, TemporalGateway } from '../lib/temporal.ts';
 import { startDeliveryStarter } from './delivery-starter.ts';
+import { startMetricsServer, type MetricsServer } from './metrics-server.ts';
 import { reconcileReplays, reconcileStarts, settleOrphanedReplays } from './reconciler.ts';
 import type { ProcessDeps } from './runtime.ts';
 
@@ -38,11 +40,15 @@ export function prebuiltWorkflowBundle(env: NodeJS.ProcessEnv = process.env): Wo
 }
 
 let runtimeInstalled = false;
-/** Routes the SDK's own logs into our JSON lines (once per process: the runtime is global). */
-function installRuntime(level: Config['logLevel']): void {
+/**
+ * Routes the SDK's own logs into our JSON lines and, with TEMPORAL_METRICS_PORT, serves the SDK's
+ * metrics (`temporal_*`) on that port's /metrics (once per process: the runtime is global).
+ */
+function installRuntime({ logLevel: level, host, metrics }: Pick<Config, 'logLevel' | 'host' | 'metrics'>): void {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
   const sdkLevel = level === 'debug' ? 'DEBUG' : level === 'error' ? 'ERROR' : 'WARN';
+  const bindAddress = metrics.temporalPort === undefined ? undefined : `${host.includes(':') ? `[${host}]` : host}:${metrics.temporalPort}`;
   Runtime.install({
     logger: new DefaultLogger(sdkLevel, ({ level: entryLevel, message, meta }) => {
       const fields = { sdk: true, workflowId: meta?.workflowId as unknown, activityType: meta?.activityType as unknown, error: meta?.error as unknown };
@@ -51,8 +57,12 @@ function installRuntime(level: Config['logLevel']): void {
       else log.debug(message, fields);
     }),
     // Native (Rust core) logs are forwarded to the logger above too, so every line is JSON.
-    telemetryOptions: { logging: { filter: { core: sdkLevel === 'DEBUG' ? 'INFO' : 'WARN', other: 'ERROR' }, forward: {} } },
+    telemetryOptions: {
+      logging: { filter: { core: sdkLevel === 'DEBUG' ? 'INFO' : 'WARN', other: 'ERROR' }, forward: {} },
+      ...(bindAddress ? { metrics: { prometheus: { bindAddress } } } : {}),
+    },
   });
+  if (bindAddress) log.info('Temporal SDK metrics listening', { port: metrics.temporalPort });
 }
 
 export interface RunningWorker {
@@ -62,9 +72,13 @@ export interface RunningWorker {
   done: Promise<void>;
 }
 
-export async function startWorker(opts: ProcessDeps & { workflowBundle?: WorkflowBundleOption }): Promise<RunningWorker> {
+/**
+ * `serveMetrics: false` (npm start, unless METRICS_PORT is set) leaves out the worker's own
+ * /metrics and /health listener.
+ */
+export async function startWorker(opts: ProcessDeps & { workflowBundle?: WorkflowBundleOption; serveMetrics?: boolean }): Promise<RunningWorker> {
   const { config, db } = opts;
-  installRuntime(config.logLevel);
+  installRuntime(config);
   // Before connecting: a missing bundle file is a configuration error, reported at once.
   const prebuilt = opts.workflowBundle ?? prebuiltWorkflowBundle();
   const connection = await NativeConnection.connect(connectionOptions(config.temporal));
@@ -86,6 +100,13 @@ export async function startWorker(opts: ProcessDeps & { workflowBundle?: Workflo
     shutdownForceTime: shutdownGraceTime + SHUTDOWN_FORCE_AFTER_GRACE_MS,
   });
   const done = worker.run();
+  const metricsServer = await listenForMetrics(config, opts.serveMetrics ?? true, worker).catch(async (err: unknown) => {
+    worker.shutdown();
+    await done.catch(() => undefined);
+    await connection.close();
+    throw err;
+  });
+  const unwatchDatabase = watchDatabase(db);
 
   // On the worker's own connection, so that delivery starts are executed eagerly by this worker.
   const gateway = new TemporalGateway(config.temporal, connection);
@@ -112,10 +133,34 @@ export async function startWorker(opts: ProcessDeps & { workflowBundle?: Workflo
       await Promise.all([starter.stop(), ...loops.map((loop) => loop.stop())]);
       if (worker.getState() === 'RUNNING') worker.shutdown();
       await done.catch((err: unknown) => log.error('worker stopped with an error', { error: err }));
-      await Promise.allSettled([gateway.close(), connection.close(), http.close()]);
+      await Promise.allSettled([gateway.close(), connection.close(), http.close(), metricsServer?.stop()]);
+      unwatchDatabase();
       mailer.close();
     },
   };
+}
+
+/** The worker's /metrics and /health (cli/metrics-server.ts), when it serves them; logs the bound port. */
+async function listenForMetrics(config: Pick<Config, 'host' | 'metrics'>, serve: boolean, worker: Worker): Promise<MetricsServer | undefined> {
+  if (!serve) return undefined;
+  const port = config.metrics.port ?? WORKER_METRICS_PORT;
+  try {
+    const server = await startMetricsServer({
+      port,
+      host: config.host,
+      token: config.metrics.token,
+      healthy: () => ({ ok: worker.getState() === 'RUNNING', state: worker.getState().toLowerCase() }),
+    });
+    log.info('metrics listening', { port: server.port });
+    return server;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+    const problem = `METRICS_PORT=${port}: the port is in use; choose another, or 0 for any free port`;
+    // A port asked for is a promise to keep; the default one taken (a second worker on this machine) only costs this worker's metrics.
+    if (config.metrics.port !== undefined) throw new Error(problem, { cause: err });
+    log.warn(`${problem}; this worker runs without its /metrics and /health`, { port });
+    return undefined;
+  }
 }
 
 /**
