@@ -10,7 +10,7 @@ export { stopProcess };
 
 const ensureScript = fileURLToPath(new URL('../scripts/ensure-temporal.sh', import.meta.url));
 
-/** The Temporal CLI's path, building it with Go when it is missing (see scripts/ensure-temporal.sh). */
+/** The Temporal CLI's path, downloading (or building) it when it is missing (see scripts/ensure-temporal.sh). */
 export function ensureTemporalCli(): string {
   return execFileSync('bash', [ensureScript], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
 }
