@@ -45,6 +45,8 @@ export function createDeliveryActivities({ db, http, secrets, clock = () => new 
     if (delivery.delivery_status === 'succeeded') return undefined;
     if (delivery.url === null || delivery.secret === null) throw sendFailure(FAILURE.endpointDeleted, 'the endpoint was deleted', true);
     if (delivery.endpoint_status !== 'active') throw sendFailure(FAILURE.endpointInactive, 'the endpoint is inactive', true);
+    // Never an empty body: a payload the retention policy removed ends the delivery.
+    if (delivery.payload_purged_at !== null) throw sendFailure(FAILURE.payloadPurged, 'the message payload was removed by the retention policy', true);
     const number = delivery.attempts_of_run + 1;
     // More means the last attempt was recorded but its execution died before it could say so.
     if (number > input.maximumAttempts) throw sendFailure(FAILURE.attemptFailed, `all ${input.maximumAttempts} attempts failed`, true);

@@ -9,7 +9,7 @@ import type { DeliveryStarts } from './delivery-starts.ts';
 import { ApiError, notFound } from './errors.ts';
 import { sendPage } from './pagination.ts';
 import { resourceRouter, type ApiSpec } from './route.ts';
-import { Id, Timestamp } from './schemas.ts';
+import { Id, NullableTimestamp, Timestamp } from './schemas.ts';
 import { requireApp, requireEndpoint } from './scope.ts';
 
 export const AttemptQuery = z.looseObject({
@@ -29,8 +29,8 @@ export const AttemptOut = z
     status_code: z.string().nullable().meta({ description: 'HTTP status as a string, as HostedHooks sends it; null when no response came' }),
     retry_status: z.enum(['scheduled', 'failed']).nullable().meta({ description: 'scheduled: another attempt follows; failed: none will; null on success' }),
     status_message: z.enum(['success', 'failed']),
-    payload: z.unknown().meta({ description: 'The delivered body' }),
-    response: z.string().nullable().meta({ description: 'Response body, at most 64 KiB' }),
+    payload: z.unknown().meta({ description: 'The delivered body; null once the retention policy removed it (see payload_purged_at)' }),
+    response: z.string().nullable().meta({ description: 'Response body, at most 64 KiB; null once the retention policy removed it' }),
     error_message: z.string(),
     error_code: z.string().nullable().meta({ description: 'timeout, connection_failed, dns_failed, blocked_address, invalid_url or http_status' }),
     app_id: z.string(),
@@ -44,6 +44,7 @@ export const AttemptOut = z
     request_headers: z.record(z.string(), z.string()),
     duration_ms: z.number().int(),
     workflow_id: z.string().meta({ description: 'The Temporal workflow that made this attempt' }),
+    payload_purged_at: NullableTimestamp.meta({ description: 'When the data retention policy (RETENTION) removed the request and response bodies; null while they are kept' }),
     created_at: Timestamp,
   })
   .meta({ id: 'WebhookAttempt' });
@@ -57,7 +58,7 @@ export const attemptOut = (attempt: Attempt): z.infer<typeof AttemptOut> => ({
   status_code: attempt.status_code === null ? null : String(attempt.status_code),
   retry_status: attempt.succeeded ? null : attempt.will_retry ? 'scheduled' : 'failed',
   status_message: attempt.succeeded ? 'success' : 'failed',
-  payload: parsePayload(attempt.request_body),
+  payload: attempt.payload_purged_at ? null : parsePayload(attempt.request_body),
   response: attempt.response_body,
   error_message: attempt.error ?? '',
   error_code: attempt.error_code,
@@ -72,6 +73,7 @@ export const attemptOut = (attempt: Attempt): z.infer<typeof AttemptOut> => ({
   request_headers: attempt.request_headers,
   duration_ms: attempt.duration_ms,
   workflow_id: attempt.workflow_id,
+  payload_purged_at: attempt.payload_purged_at?.toISOString() ?? null,
   created_at: attempt.created_at.toISOString(),
 });
 
@@ -122,13 +124,14 @@ export function attemptsRouter(db: Db, spec: ApiSpec, starts: DeliveryStarts): R
   // The path keeps the word replay (clients already call it); the action is a resend: replay is the bulk re-run of missed deliveries.
   define({
     method: 'post', path: '/apps/:app_id/webhook_attempts/:id/replay', summary: "Resend an attempt's delivery now",
-    description: 'Runs the delivery again at once under the retry policy, as a new run whose attempts are marked trigger=manual; a run still retrying is replaced. The endpoint must be active (409 otherwise). Accepted once the resend is stored: if Temporal is away, the worker starts it once it is back.',
+    description: 'Runs the delivery again at once under the retry policy, as a new run whose attempts are marked trigger=manual; a run still retrying is replaced. The endpoint must be active (409 endpoint_inactive otherwise) and the message payload still kept (409 payload_purged once the retention policy removed it). Accepted once the resend is stored: if Temporal is away, the worker starts it once it is back.',
     status: 202, response: ResendOut, errors: [409], idempotent: 'stored',
   }, async ({ res, params, accountId, db: trx, afterCommit }) => {
     const attempt = await requireAttempt(trx, accountId, params.app_id!, params.id!);
     const resend = await requestResend(trx, attempt.delivery_id);
     if (resend.kind === 'endpoint_inactive') throw new ApiError(409, 'endpoint_inactive', 'the endpoint is inactive: re-enable it (PATCH status "active") before resending');
     if (resend.kind === 'endpoint_deleted') throw new ApiError(409, 'endpoint_deleted', 'the endpoint was deleted: its deliveries cannot be resent');
+    if (resend.kind === 'payload_purged') throw new ApiError(409, 'payload_purged', 'the message payload was removed by the data retention policy (RETENTION): it cannot be resent');
     res.status(202).json({ delivery_id: attempt.delivery_id, workflow_id: deliveryWorkflowId(attempt.delivery_id) });
     // Only a committed resend may start its run.
     afterCommit(() => starts.startResend(resend.start));

@@ -33,9 +33,12 @@ export const MessageOut = z
     id: Id('message', 'msg'),
     event_type: z.string(),
     version: z.string(),
-    data: z.unknown(),
+    data: z.unknown().meta({ description: 'The payload; null once the retention policy removed it (see payload_purged_at)' }),
     event_id: z.string().nullable(),
     override_payload: z.boolean(),
+    payload_purged_at: NullableTimestamp.meta({
+      description: 'When the data retention policy (RETENTION) removed the payload; null while it is kept. A purged message keeps its deliveries and their statuses, but cannot be resent or replayed',
+    }),
     created_at: Timestamp,
   })
   .meta({ id: 'Message' });
@@ -52,7 +55,7 @@ export const DeliveryOut = z
       .nullable()
       .meta({
         description:
-          'Why it ended without success. skipped: endpoint_inactive, endpoint_deleted (a replay can send it once the endpoint is active). failed: attempts_exhausted, endpoint_gone (410), secret_unreadable (no configured ENCRYPTION_KEY opens the signing secret), internal_error (a failure of ours that outlasted its retries), timed_out',
+          'Why it ended without success. skipped: endpoint_inactive, endpoint_deleted (a replay can send it once the endpoint is active). failed: attempts_exhausted, endpoint_gone (410), secret_unreadable (no configured ENCRYPTION_KEY opens the signing secret), payload_purged (the retention policy removed the payload before it could be sent), internal_error (a failure of ours that outlasted its retries), timed_out',
       }),
     error: z.string().nullable().meta({ description: 'What went wrong, for people; null on success' }),
     attempts: z.number().int().meta({ description: 'HTTP attempts made so far, resends included' }),
@@ -70,6 +73,7 @@ export const messageOut = (message: Message): z.infer<typeof MessageOut> => ({
   data: message.data,
   event_id: message.event_id,
   override_payload: message.override_payload,
+  payload_purged_at: message.payload_purged_at?.toISOString() ?? null,
   created_at: message.created_at.toISOString(),
 });
 

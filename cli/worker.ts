@@ -4,11 +4,11 @@ import { fileURLToPath } from 'node:url';
 import { createActivities } from '../activities/index.ts';
 import { createHttpSender } from '../activities/http.ts';
 import { createMailer } from '../activities/mailer.ts';
-import { purgeExpiredIdempotencyKeys } from '../db/idempotency-keys.ts';
 import { ConfigError, WORKER_METRICS_PORT, type Config } from '../lib/config.ts';
 import { log } from '../lib/log.ts';
 import { watchDatabase } from '../lib/metrics.ts';
 import { connectionOptions, TemporalGateway } from '../lib/temporal.ts';
+import { ensureRetentionSchedule, retentionScheduleId } from '../workflows/retention-schedule.ts';
 import { startDeliveryStarter } from './delivery-starter.ts';
 import { startMetricsServer, type MetricsServer } from './metrics-server.ts';
 import { reconcileReplays, reconcileStarts, settleOrphanedReplays } from './reconciler.ts';
@@ -18,8 +18,6 @@ import type { ProcessDeps } from './runtime.ts';
 const SHUTDOWN_FORCE_AFTER_GRACE_MS = 10_000;
 /** Workflow tasks, and so first attempts, one worker runs at once (the SDK's defaults: 40 and 100). */
 export const WORKFLOW_TASK_SLOTS = 200;
-/** Expired Idempotency-Keys are forgotten hourly (by every worker; a second pass finds nothing). */
-const PURGE_EVERY_MS = 60 * 60 * 1000;
 
 export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
 
@@ -111,6 +109,12 @@ export async function startWorker(opts: ProcessDeps & { workflowBundle?: Workflo
   // On the worker's own connection, so that delivery starts are executed eagerly by this worker.
   const gateway = new TemporalGateway(config.temporal, connection);
   const starter = await startDeliveryStarter({ db, temporal: gateway, config });
+  // Data retention (payloads, attempt bodies, Idempotency-Keys) runs on a Temporal Schedule, not here.
+  // Not fatal: deliveries matter more, and the next worker start tries again.
+  await gateway
+    .call((client) => ensureRetentionSchedule(client, { taskQueue: config.temporal.taskQueue, retentionMs: config.retentionMs }))
+    .then((outcome) => log.info(`retention schedule ${outcome}`, { scheduleId: retentionScheduleId(config.temporal.taskQueue), retentionMs: config.retentionMs }))
+    .catch((err: unknown) => log.error('could not create or update the retention schedule; nothing is purged until a worker manages to', { scheduleId: retentionScheduleId(config.temporal.taskQueue), error: err }));
   // The worker's periodic jobs, each on its own timer.
   const loops = [
     startLoop('reconciler', config.reconcileIntervalMs, async (signal) => {
@@ -119,10 +123,6 @@ export async function startWorker(opts: ProcessDeps & { workflowBundle?: Workflo
       const replays = await reconcileReplays({ db, temporal: gateway, config }, { signal });
       if (replays > 0) log.info('reconciler sent replay requests', { replays });
       await settleOrphanedReplays({ db, temporal: gateway, config }, { signal });
-    }),
-    startLoop('idempotency key purge', PURGE_EVERY_MS, async () => {
-      const purged = await purgeExpiredIdempotencyKeys(db);
-      if (purged.keys + purged.messages > 0) log.info('expired idempotency keys purged', purged);
     }),
   ];
 

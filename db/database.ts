@@ -117,6 +117,8 @@ export interface MessagesTable {
   idempotency_key: string | null;
   /** SHA-256 of the accepted request, to tell a true repeat from a key reused for another body. */
   request_hash: string;
+  /** When the retention policy removed `data` (then JSON null); the row itself stays. */
+  payload_purged_at: NullableTimestamp;
   created_at: CreatedAt;
 }
 
@@ -163,6 +165,8 @@ export interface AttemptsTable {
   duration_ms: number;
   workflow_id: string;
   workflow_run_id: string | null;
+  /** When the retention policy removed the request and response bodies (then '' and null). */
+  payload_purged_at: NullableTimestamp;
   created_at: CreatedAt;
 }
 

@@ -28,6 +28,8 @@ export interface DeliveryToSend {
   data: unknown;
   override_payload: boolean;
   message_created_at: Date;
+  /** Set once the retention policy removed the payload: nothing may be sent any more. */
+  payload_purged_at: Date | null;
   /** Null when the endpoint was deleted. */
   url: string | null;
   endpoint_status: EndpointStatus | null;
@@ -46,7 +48,7 @@ const LOAD_DELIVERY: PreparedStatement = {
   name: 'load_delivery_to_send',
   text: `
     select d.status as delivery_status, d.app_id, d.subscriber_id, d.endpoint_id,
-           m.id as message_id, m.event_type, m.version, m.data, m.override_payload, m.created_at as message_created_at,
+           m.id as message_id, m.event_type, m.version, m.data, m.override_payload, m.created_at as message_created_at, m.payload_purged_at,
            e.url, e.status as endpoint_status, e.secret, e.previous_secret, e.previous_secret_expires_at,
            (select count(*)::int from attempts a where a.delivery_id = d.id and a.workflow_run_id = $2) as attempts_of_run
     from deliveries d

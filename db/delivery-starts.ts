@@ -167,24 +167,27 @@ export function startAgain(trigger: 'manual' | 'replay') {
   } as const;
 }
 
-export type ResendRequest = { kind: 'requested'; start: RequestedStart } | { kind: 'endpoint_inactive' } | { kind: 'endpoint_deleted' };
+export type ResendRequest = { kind: 'requested'; start: RequestedStart } | { kind: 'endpoint_inactive' } | { kind: 'endpoint_deleted' } | { kind: 'payload_purged' };
 
 /**
  * A resend of one delivery, for the caller's transaction: the delivery is `pending` again with its
  * last outcome cleared and a `manual` start asked for now. The start itself comes after commit; if
  * it never comes (a crash), the reconciler finds the request overdue and starts it as a resend.
- * Nothing is written when the endpoint is inactive or deleted.
+ * Nothing is written when the endpoint is inactive or deleted, or the retention policy removed the
+ * message's payload (the message row is locked for that check, so a purge cannot slip in before commit).
  */
 export async function requestResend(trx: Db, deliveryId: string): Promise<ResendRequest> {
   const found = await trx
     .selectFrom('deliveries')
     .leftJoin('endpoints', 'endpoints.id', 'deliveries.endpoint_id')
-    .select('endpoints.status')
+    .select(['endpoints.status', 'deliveries.message_id'])
     .where('deliveries.id', '=', deliveryId)
     .forUpdate('deliveries')
     .executeTakeFirstOrThrow();
   if (found.status === null) return { kind: 'endpoint_deleted' };
   if (found.status !== 'active') return { kind: 'endpoint_inactive' };
+  const message = await trx.selectFrom('messages').select('payload_purged_at').where('id', '=', found.message_id).forShare().executeTakeFirstOrThrow();
+  if (message.payload_purged_at !== null) return { kind: 'payload_purged' };
   await trx.updateTable('deliveries').set(startAgain('manual')).where('id', '=', deliveryId).execute();
   const [start] = await deliveriesToStart(trx, [deliveryId]);
   return { kind: 'requested', start: start! };

@@ -77,31 +77,43 @@ export async function releaseIdempotencyKey(db: Db, claim: KeyClaim): Promise<vo
     .execute();
 }
 
+/** Deletes up to `limit` stored answers of keys created before `cutoff`; how many it deleted. */
+export async function purgeIdempotencyKeyBatch(db: Db, cutoff: Date, limit: number): Promise<number> {
+  const result = await db
+    .deleteFrom('idempotency_keys')
+    .where((eb) =>
+      eb(eb.refTuple('account_id', 'key'), 'in', eb.selectFrom('idempotency_keys').select(['account_id', 'key']).where('created_at', '<', cutoff).limit(limit).$asTuple('account_id', 'key')),
+    )
+    .executeTakeFirst();
+  return Number(result.numDeletedRows);
+}
+
 /**
- * Forgets Idempotency-Keys older than the retention: the stored answers of creating requests, and
- * the keys on messages (whose unique key would otherwise refuse the same key forever). Works in
- * batches of PURGE_BATCH rows, each its own statement; the cutoff is fixed at the start, so it ends.
+ * Clears up to `limit` keys of messages created before `cutoff` (their unique key would otherwise
+ * refuse the same key forever); how many it cleared.
+ */
+export async function clearMessageIdempotencyKeyBatch(db: Db, cutoff: Date, limit: number): Promise<number> {
+  // The partial index messages_idempotency_key_created_at finds these without a scan.
+  const result = await db
+    .updateTable('messages')
+    .set({ idempotency_key: null })
+    .where((eb) => eb('id', 'in', eb.selectFrom('messages').select('id').where('idempotency_key', 'is not', null).where('created_at', '<', cutoff).limit(limit)))
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows);
+}
+
+/**
+ * Forgets Idempotency-Keys older than the retention, all at once: the stored answers of creating
+ * requests, and the keys on messages. The retention workflow does the same in bounded batches; this
+ * is for tests and scripts. Each batch is its own statement; the cutoff is fixed at the start, so it ends.
  */
 export async function purgeExpiredIdempotencyKeys(db: Db, retentionHours = IDEMPOTENCY_RETENTION_HOURS): Promise<{ keys: number; messages: number }> {
-  const { rows } = await sql<{ cutoff: string }>`select (now() - make_interval(hours => ${retentionHours}))::text as cutoff`.execute(db);
-  const expired = sql<boolean>`created_at < ${rows[0]!.cutoff}::timestamptz`;
-  const keys = await inBatches(async () => {
-    const result = await db
-      .deleteFrom('idempotency_keys')
-      .where((eb) => eb(eb.refTuple('account_id', 'key'), 'in', eb.selectFrom('idempotency_keys').select(['account_id', 'key']).where(expired).limit(PURGE_BATCH).$asTuple('account_id', 'key')))
-      .executeTakeFirst();
-    return Number(result.numDeletedRows);
-  });
-  const messages = await inBatches(async () => {
-    // The partial index messages_idempotency_key_created_at finds these without a scan.
-    const result = await db
-      .updateTable('messages')
-      .set({ idempotency_key: null })
-      .where((eb) => eb('id', 'in', eb.selectFrom('messages').select('id').where('idempotency_key', 'is not', null).where(expired).limit(PURGE_BATCH)))
-      .executeTakeFirst();
-    return Number(result.numUpdatedRows);
-  });
-  return { keys, messages };
+  const { rows } = await sql<{ cutoff: Date }>`select now() - make_interval(hours => ${retentionHours}) as cutoff`.execute(db);
+  const cutoff = rows[0]!.cutoff;
+  return {
+    keys: await inBatches(() => purgeIdempotencyKeyBatch(db, cutoff, PURGE_BATCH)),
+    messages: await inBatches(() => clearMessageIdempotencyKeyBatch(db, cutoff, PURGE_BATCH)),
+  };
 }
 
 /** Repeats `step` (which changes at most PURGE_BATCH rows) until a batch comes back short; the total changed. */

@@ -133,7 +133,7 @@ export async function acceptMessage(db: Db, input: MessageToAccept): Promise<Acc
   const message: Message = {
     id: row.message_id, app_id: input.appId, subscriber_id: input.subscriberId ?? null, endpoint_id: input.endpointId ?? null,
     event_type: input.eventType, version: input.version, data: row.data, event_id: input.eventId, override_payload: input.overridePayload,
-    idempotency_key: input.idempotencyKey, request_hash: input.requestHash, created_at: row.created_at,
+    idempotency_key: input.idempotencyKey, request_hash: input.requestHash, payload_purged_at: null, created_at: row.created_at,
   };
   const retry = { retry_initial_interval_ms: row.retry_initial_interval_ms, retry_backoff_coefficient: row.retry_backoff_coefficient };
   const pending = row.deliveries.flatMap(([id, endpoint_id, subscriber_id, status]) =>

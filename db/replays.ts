@@ -39,12 +39,18 @@ export interface ReplayCursor {
 /** A range to replay, with the point in it a replay already paged past. */
 export type ReplayRange = Range & { after?: ReplayCursor };
 
-/** The endpoint's failed and skipped deliveries created in any of `ranges` (the deliveries_replayable index). */
+/**
+ * The endpoint's failed and skipped deliveries created in any of `ranges` (the deliveries_replayable
+ * index) whose message still has its payload: one the retention policy removed is never sent again.
+ */
 function replayable(db: Db, endpointId: string, ranges: readonly ReplayRange[]) {
   return db
     .selectFrom('deliveries')
     .where('deliveries.endpoint_id', '=', endpointId)
     .where('deliveries.status', 'in', ['failed', 'skipped'])
+    .where((eb) =>
+      eb.not(eb.exists(eb.selectFrom('messages as purged').select(sql`1`.as('one')).whereRef('purged.id', '=', 'deliveries.message_id').where('purged.payload_purged_at', 'is not', null))),
+    )
     .where((eb) =>
       eb.or(
         ranges.map((range) =>

@@ -6,9 +6,9 @@
 
 /**
  * Why a delivery ended without success. skipped: endpoint_inactive, endpoint_deleted. failed:
- * attempts_exhausted, endpoint_gone (410), secret_unreadable, internal_error, timed_out.
+ * attempts_exhausted, endpoint_gone (410), secret_unreadable, payload_purged, internal_error, timed_out.
  */
-export const DELIVERY_REASONS = ['endpoint_inactive', 'endpoint_deleted', 'attempts_exhausted', 'endpoint_gone', 'secret_unreadable', 'internal_error', 'timed_out'] as const;
+export const DELIVERY_REASONS = ['endpoint_inactive', 'endpoint_deleted', 'attempts_exhausted', 'endpoint_gone', 'secret_unreadable', 'payload_purged', 'internal_error', 'timed_out'] as const;
 export type DeliveryReason = (typeof DELIVERY_REASONS)[number];
 
 export const FAILURE = {
@@ -20,6 +20,8 @@ export const FAILURE = {
   endpointDeleted: 'EndpointDeleted',
   /** Before the request: no configured ENCRYPTION_KEY opens the endpoint's secret. Our fault, not the endpoint's. */
   secretUnreadable: 'SecretUnreadable',
+  /** Before the request: the retention policy removed the message's payload; there is nothing to send. */
+  payloadPurged: 'PayloadPurged',
   /** The request: 410 Gone, the receiver asks us to stop at once. */
   endpointGone: 'EndpointGone',
   /** The request: any other failed attempt; retried under the app's policy. */
@@ -39,6 +41,8 @@ export function endingOf(type: string | undefined): { status: 'skipped' | 'faile
       return { status: 'skipped', reason: 'endpoint_deleted' };
     case FAILURE.secretUnreadable:
       return { status: 'failed', reason: 'secret_unreadable' };
+    case FAILURE.payloadPurged:
+      return { status: 'failed', reason: 'payload_purged' };
     case FAILURE.endpointGone:
       return { status: 'failed', reason: 'endpoint_gone' };
     case FAILURE.attemptFailed:

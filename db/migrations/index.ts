@@ -5,6 +5,7 @@ import * as attemptRun from './2026-11-28-0003-attempt-run.ts';
 import * as deliveryOutcomes from './2026-12-02-0004-delivery-outcomes.ts';
 import * as deliveryOutcomeIndex from './2026-12-02-0005-delivery-outcome-index.ts';
 import * as replays from './2026-12-02-0006-replays.ts';
+import * as retention from './2026-12-02-0007-retention.ts';
 import * as loginFailures from './2026-12-02-0008-login-failures.ts';
 
 /**
@@ -18,5 +19,6 @@ export const migrations: Record<string, Migration> = {
   '2026-12-02-0004-delivery-outcomes': deliveryOutcomes,
   '2026-12-02-0005-delivery-outcome-index': deliveryOutcomeIndex,
   '2026-12-02-0006-replays': replays,
+  '2026-12-02-0007-retention': retention,
   '2026-12-02-0008-login-failures': loginFailures,
 };

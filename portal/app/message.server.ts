@@ -31,7 +31,9 @@ export async function messageView(db: Db, appId: string, messageId: string | und
       eventId: message.event_id,
       overridePayload: message.override_payload,
       createdAt: message.created_at.toISOString(),
-      payload: JSON.stringify(message.data, null, 2),
+      /** Set once the retention policy removed the payload: there is none to show or resend. */
+      payloadPurgedAt: message.payload_purged_at?.toISOString() ?? null,
+      payload: message.payload_purged_at ? null : JSON.stringify(message.data, null, 2),
     },
     deliveries: deliveries.map((d) => ({
       id: d.id,
@@ -57,6 +59,7 @@ export async function messageView(db: Db, appId: string, messageId: string | und
           url: a.url,
           requestHeaders: a.request_headers,
           responseBody: a.response_body,
+          bodiesPurgedAt: a.payload_purged_at?.toISOString() ?? null,
         })),
     })),
   };

@@ -26,8 +26,17 @@ export function MessageSummary({ message }: { message: Message }) {
         </dd>
       </dl>
       <h2>Payload</h2>
-      <p>{message.overridePayload ? 'Sent exactly as below (override_payload).' : 'Sent as the data of the envelope {id, type, version, created, data}.'}</p>
-      <pre className="payload">{message.payload}</pre>
+      {message.payload === null ? (
+        <p>
+          Payload removed by the data retention policy on <time dateTime={message.payloadPurgedAt ?? undefined}>{message.payloadPurgedAt}</time>. The deliveries and their
+          outcomes stay; the message can no longer be resent or replayed.
+        </p>
+      ) : (
+        <>
+          <p>{message.overridePayload ? 'Sent exactly as below (override_payload).' : 'Sent as the data of the envelope {id, type, version, created, data}.'}</p>
+          <pre className="payload">{message.payload}</pre>
+        </>
+      )}
     </>
   );
 }
@@ -74,6 +83,7 @@ export function DeliverySection({ delivery: d, links, children }: { delivery: De
                   <pre>{a.responseBody}</pre>
                 </details>
               ) : null}
+              {a.bodiesPurgedAt ? <div>Request and response bodies removed by the data retention policy.</div> : null}
             </li>
           ))}
         </ol>

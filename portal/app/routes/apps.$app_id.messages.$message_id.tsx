@@ -54,6 +54,7 @@ export async function action(args: ActionFunctionArgs) {
     return data({ deliveryId, error: 'The endpoint is disabled. Re-enable it on its subscriber’s page, then resend.' }, { status: 409 });
   }
   if (resend.kind === 'endpoint_deleted') return data({ deliveryId, error: 'The endpoint was deleted: this delivery cannot be resent.' }, { status: 409 });
+  if (resend.kind === 'payload_purged') return data({ deliveryId, error: 'The payload was removed by the data retention policy: this delivery cannot be resent.' }, { status: 409 });
   starts.startResend(resend.start);
   return { deliveryId, error: null };
 }
@@ -82,14 +83,16 @@ export default function MessagePage() {
             </p>
           }
         >
-          <Form method="post">
-            <CsrfField token={csrf} />
-            <input type="hidden" name="delivery_id" value={d.id} />
-            <button type="submit">Resend</button>
-            {outcome?.deliveryId === d.id ? (
-              <p role="status">{outcome.error ?? 'Resent: a new run of this delivery has started. Reload to follow its attempts.'}</p>
-            ) : null}
-          </Form>
+          {message.payloadPurgedAt ? null : (
+            <Form method="post">
+              <CsrfField token={csrf} />
+              <input type="hidden" name="delivery_id" value={d.id} />
+              <button type="submit">Resend</button>
+              {outcome?.deliveryId === d.id ? (
+                <p role="status">{outcome.error ?? 'Resent: a new run of this delivery has started. Reload to follow its attempts.'}</p>
+              ) : null}
+            </Form>
+          )}
         </DeliverySection>
       ))}
     </>
