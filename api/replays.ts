@@ -51,7 +51,7 @@ export const ReplayOut = z
 
 export const MissedOut = z
   .object({
-    count: z.number().int().min(0).meta({ description: 'Failed and skipped deliveries a replay with the default range would send now' }),
+    count: z.number().int().min(0).meta({ description: 'Failed and skipped deliveries a replay with the default range would send now (those whose payload the retention policy removed are not counted)' }),
     since: Timestamp.meta({ description: "Where that default range starts: when the endpoint's miss began" }),
   })
   .meta({ id: 'MissedDeliveries' });
@@ -88,6 +88,7 @@ export function replaysRouter(db: Db, spec: ApiSpec, starts: DeliveryStarts): Ro
     description: [
       'Sends again, oldest first, the deliveries to this endpoint that failed or were skipped (it was inactive) and were created in [since, until); their attempts are marked trigger=replay.',
       'The endpoint must be active (409 endpoint_inactive otherwise: re-enable it first). A request while another replay of the endpoint runs is merged into it; nothing is sent twice.',
+      'Deliveries of messages whose payload the data retention policy (RETENTION) removed are left out: they are neither counted nor sent.',
       'Accepted once stored: if Temporal is away, the worker starts it once it is back. Follow it with GET /apps/{app_id}/replays/{replay_id}.',
     ].join(' '),
     body: ReplayIn, status: 202, response: ReplayOut, errors: [409], idempotent: 'stored',
