@@ -23,6 +23,7 @@ import { loadConfig } from '../lib/config.ts';
 import { newEncryptionKey, SecretBox } from '../lib/secrets.ts';
 import { startDevServer } from '../cli/temporal-dev-server.ts';
 import { historyToJson } from '../test/support/history-json.ts';
+import type { retentionWorkflow } from '../workflows/retention.ts';
 import { freePort, waitFor } from '../test/support/ports.ts';
 import { startReceiver } from '../test/support/receiver.ts';
 import { startSmtp } from '../test/support/smtp.ts';
@@ -71,10 +72,12 @@ const SCENARIOS: Record<string, Scenario> = {
 
 /** Scenarios of the replay workflow: each records the replay's own closed run. */
 const REPLAY_SCENARIOS = ['replay-completed'];
+/** Scenarios of the retention workflow: its run purges the whole database's old rows, so it goes after the others. */
+const RETENTION_SCENARIOS = ['retention-purged'];
 
 const { values, positionals } = parseArgs({ options: { release: { type: 'string' } }, allowPositionals: true });
 const release = values.release ?? new Date().toISOString().slice(0, 10);
-const known = [...Object.keys(SCENARIOS), ...REPLAY_SCENARIOS];
+const known = [...Object.keys(SCENARIOS), ...REPLAY_SCENARIOS, ...RETENTION_SCENARIOS];
 const names = positionals.length > 0 ? positionals : known;
 const unknown = names.filter((name) => !known.includes(name));
 if (unknown.length > 0) throw new Error(`unknown scenario ${unknown.join(', ')}; known: ${known.join(', ')}`);
@@ -121,7 +124,9 @@ try {
   stops.push(() => server.stop());
   const api = apiClient(server.url, account.apiKey);
 
-  const recorded = await Promise.all(names.map((name) => (REPLAY_SCENARIOS.includes(name) ? recordReplay(api, name) : record(api, name, SCENARIOS[name]!))));
+  const concurrent = names.filter((name) => !RETENTION_SCENARIOS.includes(name));
+  const recorded = await Promise.all(concurrent.map((name) => (REPLAY_SCENARIOS.includes(name) ? recordReplay(api, name) : record(api, name, SCENARIOS[name]!))));
+  for (const name of names.filter((name) => RETENTION_SCENARIOS.includes(name))) recorded.push(await recordRetention(api, name));
   const folder = path.join(HISTORIES, release);
   mkdirSync(folder, { recursive: true });
   for (const { name, json, secret } of recorded) {
@@ -191,6 +196,32 @@ async function recordReplay(api: Api, name: string): Promise<{ name: string; jso
     }
     const json = await closedRunHistory(`${name}: the replay's run`, `WorkflowType = "replayWorkflow" AND EndpointId = "${endpoint.endpointId}"`);
     return { name, json, secret: endpoint.secret };
+  } finally {
+    await receiver.close();
+  }
+}
+
+/**
+ * Three delivered messages, then a retention pass that treats them as old, in batches of two with
+ * one batch per target, so the run takes both ways out of a target's loop: its closed run.
+ */
+async function recordRetention(api: Api, name: string): Promise<{ name: string; json: string; secret: string }> {
+  const receiver = await startReceiver();
+  try {
+    const endpoint = await seed(api, receiver.url);
+    for (const id of [1, 2, 3]) await api.post(`/apps/${endpoint.appId}/messages`, { event_type: 'user.created', version: '1.0', data: { id } });
+    await waitFor(`${name}: the deliveries to succeed`, async () => {
+      const rows = await db.selectFrom('deliveries').select('status').where('endpoint_id', '=', endpoint.endpointId).execute();
+      return rows.length === 3 && rows.every((row) => row.status === 'succeeded') ? true : undefined;
+    }, 60_000, 250);
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    const handle = await client.workflow.start<typeof retentionWorkflow>('retentionWorkflow', {
+      taskQueue: config.temporal.taskQueue,
+      workflowId: `${name}-${Date.now()}`,
+      args: [{ retentionMs: 1_000, batchSize: 2, maxBatches: 1 }],
+    });
+    await handle.result();
+    return { name, json: historyToJson(await handle.fetchHistory()), secret: endpoint.secret };
   } finally {
     await receiver.close();
   }
