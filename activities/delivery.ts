@@ -1,11 +1,11 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure, ApplicationFailureCategory } from '@temporalio/common';
-import { createHash } from 'node:crypto';
 import { findLastAttempt, recordAttempt } from '../db/attempts.ts';
 import type { AttemptTrigger, DeliveryReason, NewAttempt } from '../db/database.ts';
 import { endDelivery, findDeliveryToSend, type DeliveryToSend } from '../db/deliveries.ts';
 import { disableEndpoint } from '../db/endpoints.ts';
 import { disablesEndpoint, FAILURE, retryAfterDetails } from '../lib/failures.ts';
+import { newId } from '../lib/ids.ts';
 import { log } from '../lib/log.ts';
 import { countDeliveryEnded, countDeliverySucceeded, observeAttempt } from '../lib/metrics.ts';
 import { retryWhileDatabaseDown } from '../lib/retry.ts';
@@ -112,8 +112,11 @@ export function createDeliveryActivities({ db, http, secrets, clock = () => new 
 
         await record(
           attemptRow(delivery, input, request, result, outcome, last, {
-            // Derived from the activity execution, so recording the same attempt twice is harmless.
-            id: `att_${createHash('sha256').update(`${execution.runId}/${info.activityId}/${info.attempt}`).digest('hex').slice(0, 26)}`,
+            // One id per request made, kept across the record's own retries (a commit whose answer was
+            // lost inserts nothing twice). Not derived from the activity execution: a first attempt (a
+            // local activity) whose workflow task timed out runs again with the same attempt number,
+            // and that second request needs a row of its own.
+            id: newId('attempt', now.getTime()),
             workflowId: execution.workflowId,
             runId: execution.runId,
           }),

@@ -10,7 +10,7 @@ const ATTEMPT_COLUMNS = [
 
 /**
  * The send activity's write, one prepared statement and so one atomic round trip: the attempt, and
- * on success the delivery's end. The attempt's id is derived from the activity execution, so
+ * on success the delivery's end. Each request gets its id before its first try to record, so
  * recording the same attempt twice inserts it once (the success is written again, unchanged).
  */
 const RECORD_ATTEMPT: PreparedStatement = {

@@ -1,6 +1,10 @@
 import { Client, Connection } from '@temporalio/client';
+import { MockActivityEnvironment } from '@temporalio/testing';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';
+import { createDeliveryActivities } from '../activities/delivery.ts';
+import { createHttpSender } from '../activities/http.ts';
+import { createMailer } from '../activities/mailer.ts';
 import { deliveryWorkflowId } from '../workflows/delivery-run.ts';
 import { OWN_FAILURE_RETRIES } from '../lib/failures.ts';
 import { PORTAL_LINK_KEY_PURPOSE, readPortalLink } from '../lib/portal-links.ts';
@@ -183,6 +187,43 @@ describe('a failure of our own before the request', () => {
     } finally {
       await sql`alter table endpoints rename column previous_secret_gone to previous_secret`.execute(stack.db);
     }
+    await receiver.close();
+  });
+});
+
+describe('a first attempt run twice (its workflow task timed out while the worker only stalled)', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack();
+    // No worker: the two executions below are the only ones.
+    await stack.stopWorker();
+  });
+  afterAll(async () => {
+    await stack?.close();
+  });
+
+  it('records each request as its own attempt, so a failure then a success leaves one succeeded attempt', async () => {
+    const receiver = await startReceiver((_request, index) => (index === 0 ? { status: 500, body: 'down' } : { status: 200, body: 'ok' }));
+    const { appId } = await seed(stack.api, receiver.url);
+    const posted = await stack.api.post(`/apps/${appId}/messages`, message);
+    expect(posted.status).toBe(202);
+    const { id: deliveryId } = (await deliveryOf(stack, posted.body.id))!;
+
+    const http = createHttpSender({ timeoutMs: 5_000, allowPrivateNetwork: true, allowedNetworks: [], allowHttp: true });
+    const activities = createDeliveryActivities({ db: stack.db, http, secrets: new SecretBox(stack.env.ENCRYPTION_KEY!), mailer: createMailer({ smtpUrl: stack.smtp.url, from: 'x@test', dataDir: '.' }), publicUrl: 'http://127.0.0.1' });
+    // What a replaying worker sees: the same run, local activity and attempt number as the first execution.
+    const info = { isLocal: true, attempt: 1, activityId: '1', workflowExecution: { workflowId: deliveryWorkflowId(deliveryId), runId: 'run-stalled' } };
+    const input = { deliveryId, trigger: 'automatic' as const, maximumAttempts: 5 };
+    await expect(new MockActivityEnvironment(info).run((i: typeof input) => activities.sendAttempt(i), input)).rejects.toThrow(/HTTP 500/);
+    await new MockActivityEnvironment(info).run((i: typeof input) => activities.sendAttempt(i), input);
+    await http.close();
+
+    expect(receiver.requests).toHaveLength(2);
+    const attempts = await attemptsOf(stack, deliveryId);
+    expect(attempts.map((a) => a.succeeded)).toEqual([false, true]);
+    expect(new Set(attempts.map((a) => a.id)).size).toBe(2);
+    expect(attempts.map((a) => a.number)).toEqual([1, 2]);
+    expect(await deliveryOf(stack, posted.body.id)).toMatchObject({ status: 'succeeded' });
     await receiver.close();
   });
 });
