@@ -32,7 +32,8 @@ export async function startServer(opts: ProcessDeps & { portal?: boolean }): Pro
   const app = express();
   app.disable('x-powered-by');
   app.locals.publicUrl = config.publicUrl;
-  app.set('trust proxy', 'loopback');
+  // The client's address (login throttling, logs) from X-Forwarded-For, only as set by these proxies.
+  app.set('trust proxy', config.trustProxy);
   app.use(observeRequests());
   // Outside the API's authentication; METRICS_TOKEN guards it when set.
   app.get('/metrics', metricsHandler(config.metrics.token));

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { formatDuration, parseDuration } from './duration.ts';
 import { parseCidrs } from './network.ts';
 
@@ -38,6 +39,11 @@ export interface Config {
   secretRotationOverlapMs: number;
   /** Requests per second per API key; 0 turns the limit off. */
   rateLimitPerSecond: number;
+  /**
+   * Proxies whose X-Forwarded-For the server believes for the client's address (login throttling,
+   * logs): Express's names `loopback`, `linklocal`, `uniquelocal` and IP addresses or CIDRs.
+   */
+  trustProxy: string[];
   /** How long message payloads and attempt bodies are kept before the retention schedule removes them. */
   retentionMs: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
@@ -69,6 +75,9 @@ export class ConfigError extends Error {
 }
 
 type Env = Record<string, string | undefined>;
+
+/** Express's names for groups of proxy addresses (TRUST_PROXY). */
+const PROXY_NAMES = ['loopback', 'linklocal', 'uniquelocal'];
 
 /** Reads the configuration; every bad value is reported at once, each with its own message. */
 export function loadConfig(env: Env = process.env): Config {
@@ -142,6 +151,13 @@ export function loadConfig(env: Env = process.env): Config {
     return list;
   };
 
+  const proxies = (name: string): string[] => {
+    const list = (read(name) ?? 'loopback').split(',').map((p) => p.trim()).filter(Boolean);
+    const cidrs = list.filter((p) => !PROXY_NAMES.includes(p)).map((p) => (p.includes('/') ? p : `${p}/${isIP(p) === 6 ? 128 : 32}`));
+    for (const problem of parseCidrs(cidrs).problems) problems.push(`${name}: ${problem}, or one of ${PROXY_NAMES.join(', ')}`);
+    return list;
+  };
+
   const port = integer('PORT', 3000, 0, 65535);
   const encryptionKey = read('ENCRYPTION_KEY');
   if (encryptionKey !== undefined && Buffer.from(encryptionKey, 'base64').length !== 32) {
@@ -195,6 +211,7 @@ export function loadConfig(env: Env = process.env): Config {
     replayConcurrency: integer('REPLAY_CONCURRENCY', 10, 1, 1_000),
     secretRotationOverlapMs: duration('SECRET_ROTATION_OVERLAP', '24h', 0, 30 * 86_400_000),
     rateLimitPerSecond: integer('RATE_LIMIT', 100, 0, 1_000_000),
+    trustProxy: proxies('TRUST_PROXY'),
     // Down to seconds so that a test can watch a purge; up to ten years.
     retentionMs: duration('RETENTION', '30d', 1_000, 3_650 * 86_400_000),
     logLevel: oneOf('LOG_LEVEL', 'info', ['debug', 'info', 'warn', 'error'] as const),

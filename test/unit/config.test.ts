@@ -77,6 +77,14 @@ describe('loadConfig', () => {
     }
   });
 
+  it('trusts X-Forwarded-For from loopback proxies unless TRUST_PROXY names others (Express names, addresses or CIDRs)', () => {
+    expect(loadConfig({}).trustProxy).toEqual(['loopback']);
+    expect(loadConfig({ TRUST_PROXY: 'uniquelocal, 10.0.0.0/8,192.0.2.7, ::1' }).trustProxy).toEqual(['uniquelocal', '10.0.0.0/8', '192.0.2.7', '::1']);
+    for (const bad of ['everyone', '10.0.0.0/33', 'loopback,proxy.internal']) {
+      expect(() => loadConfig({ TRUST_PROXY: bad }), bad).toThrow(/TRUST_PROXY: .* is not a CIDR .*or one of loopback, linklocal, uniquelocal/);
+    }
+  });
+
   it('reads the metrics settings: none by default, the ports and the token when given, each bad value named', () => {
     expect(loadConfig({}).metrics).toEqual({ port: undefined, token: undefined, temporalPort: undefined });
     const token = 'a'.repeat(16);
