@@ -6,7 +6,7 @@ import { createHttpSender } from '../activities/http.ts';
 import { createMailer } from '../activities/mailer.ts';
 import { ConfigError, WORKER_METRICS_PORT, type Config } from '../lib/config.ts';
 import { log } from '../lib/log.ts';
-import { watchDatabase } from '../lib/metrics.ts';
+import { watchDatabase } from '../db/metrics.ts';
 import { connectionOptions, TemporalGateway } from '../lib/temporal.ts';
 import { ensureRetentionSchedule, retentionScheduleId } from '../workflows/retention-schedule.ts';
 import { startDeliveryStarter } from './delivery-starter.ts';

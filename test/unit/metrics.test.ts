@@ -3,6 +3,8 @@ import { createServer, type Server } from 'node:http';
 import type { Request } from 'express';
 import { afterEach, describe, expect, it } from 'vitest';
 import { routeOf } from '../../api/requests.ts';
+// Registers the gauges read from Postgres, as the server and worker do.
+import '../../db/metrics.ts';
 import { attemptResult, countDeliveryEnded, countDeliveryStarts, metricsHandler, observeAttempt, observeHttpRequest, registry } from '../../lib/metrics.ts';
 
 async function value(name: string, labels: Record<string, string> = {}): Promise<number> {
