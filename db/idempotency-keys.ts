@@ -6,8 +6,6 @@ import type { IdempotencyKeysTable } from './database.ts';
 export const IDEMPOTENCY_RETENTION_HOURS = 24;
 /** A first request that has not answered within this long is taken to have died; another may take over its key. */
 export const IDEMPOTENCY_LOCK_SECONDS = 60;
-/** Rows changed per purge statement, so a purge never holds many locks or one long transaction. */
-const PURGE_BATCH = 1_000;
 
 export type StoredAnswer = Pick<Selectable<IdempotencyKeysTable>, 'request_hash' | 'status_code' | 'response'>;
 
@@ -100,28 +98,4 @@ export async function clearMessageIdempotencyKeyBatch(db: Db, cutoff: Date, limi
     .where((eb) => eb('id', 'in', eb.selectFrom('messages').select('id').where('idempotency_key', 'is not', null).where('created_at', '<', cutoff).limit(limit)))
     .executeTakeFirst();
   return Number(result.numUpdatedRows);
-}
-
-/**
- * Forgets Idempotency-Keys older than the retention, all at once: the stored answers of creating
- * requests, and the keys on messages. The retention workflow does the same in bounded batches; this
- * is for tests and scripts. Each batch is its own statement; the cutoff is fixed at the start, so it ends.
- */
-export async function purgeExpiredIdempotencyKeys(db: Db, retentionHours = IDEMPOTENCY_RETENTION_HOURS): Promise<{ keys: number; messages: number }> {
-  const { rows } = await sql<{ cutoff: Date }>`select now() - make_interval(hours => ${retentionHours}) as cutoff`.execute(db);
-  const cutoff = rows[0]!.cutoff;
-  return {
-    keys: await inBatches(() => purgeIdempotencyKeyBatch(db, cutoff, PURGE_BATCH)),
-    messages: await inBatches(() => clearMessageIdempotencyKeyBatch(db, cutoff, PURGE_BATCH)),
-  };
-}
-
-/** Repeats `step` (which changes at most PURGE_BATCH rows) until a batch comes back short; the total changed. */
-async function inBatches(step: () => Promise<number>): Promise<number> {
-  let total = 0;
-  for (;;) {
-    const n = await step();
-    total += n;
-    if (n < PURGE_BATCH) return total;
-  }
 }
