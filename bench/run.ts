@@ -2,6 +2,7 @@
  * npm run bench: measures, on this machine and in one run, against the same loopback receiver:
  *   B  the floor: sign, POST with undici, insert the attempt row; no queue, no Temporal
  *   T  the engine ceiling: workflows of our shape with a no-op activity, on the same dev server
+ *   E  the engine floor: empty workflows (no activity, nothing recorded), started the same way
  *   S  openhooks: messages posted to the real API, delivered by the real worker (separate processes)
  *   A  API acceptance (202s per second) against a bare Express + single INSERT handler
  * plus a fan-out (one message to many endpoints) and a burst (many messages at once, then drain),
@@ -352,8 +353,10 @@ export async function runBench(params = PARAMS): Promise<{ rows: Row[]; summary:
     rows.push({ scenario: 'B floor (sign+POST+INSERT)', items: params.throughputN, per_s: round(floor.perS), p50_ms: NaN, p90_ms: NaN, p99_ms: NaN, cpu: '', note: '16 concurrent loops' });
 
     // ---- T: the engine ceiling, on the same dev server
-    const engine = await runEngine(temporal.address, params.throughputN);
-    rows.push({ scenario: 'T engine (no-op activity)', items: params.throughputN, per_s: round(engine.perS), p50_ms: NaN, p90_ms: NaN, p99_ms: NaN, cpu: '', note: 'same workflow shape and eager start, in-process worker' });
+    const engine = await runEngine(temporal, params.throughputN);
+    rows.push({ scenario: 'T engine (no-op activity)', items: params.throughputN, per_s: round(engine.perS), p50_ms: NaN, p90_ms: NaN, p99_ms: NaN, cpu: engine.cpu, note: 'same workflow shape and eager start, in-process worker' });
+    const empty = await runEngine(temporal, params.throughputN, 'emptyWorkflow');
+    rows.push({ scenario: 'E engine floor (empty workflow)', items: params.throughputN, per_s: round(empty.perS), p50_ms: NaN, p90_ms: NaN, p99_ms: NaN, cpu: empty.cpu, note: 'no activity at all: the most workflows/s these cores run, whatever a workflow does' });
 
     // ---- The embedded default: the same burst against `openhooks start` with no DATABASE_URL and no TEMPORAL_ADDRESS.
     const embedded = await runEmbeddedDefault(work, params.embeddedN, receiver, params.drainTimeoutS);
@@ -363,6 +366,8 @@ export async function runBench(params = PARAMS): Promise<{ rows: Row[]; summary:
     const summary = {
       'S/T': ratio(sThroughput.perS, engine.perS),
       'S/B': ratio(sThroughput.perS, floor.perS),
+      'S/E': ratio(sThroughput.perS, empty.perS),
+      engine_floor_per_s: round(empty.perS),
       'A/bare': ratio(acceptAlone.perS, bareRun.perS),
       accept_per_s: round(acceptAlone.perS),
       deliveries_per_s: round(sThroughput.perS),
@@ -370,7 +375,7 @@ export async function runBench(params = PARAMS): Promise<{ rows: Row[]; summary:
       p99_ms: round(percentile(latency, 0.99)),
       ledger: ledgerOk ? 'ok' : 'void',
     };
-    const summaryLine = `bench: S/T=${summary['S/T']} S/B=${summary['S/B']} A/bare=${summary['A/bare']} accept_per_s=${summary.accept_per_s} deliveries_per_s=${summary.deliveries_per_s} p50_ms=${summary.p50_ms} p99_ms=${summary.p99_ms} ledger=${summary.ledger}`;
+    const summaryLine = `bench: S/T=${summary['S/T']} S/B=${summary['S/B']} A/bare=${summary['A/bare']} accept_per_s=${summary.accept_per_s} deliveries_per_s=${summary.deliveries_per_s} p50_ms=${summary.p50_ms} p99_ms=${summary.p99_ms} engine_floor_per_s=${summary.engine_floor_per_s} S/E=${summary['S/E']} ledger=${summary.ledger}`;
     return { rows, summary, summaryLine };
   } finally {
     for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
@@ -511,27 +516,33 @@ async function runFloor(db: Db, n: number, receiver: Awaited<ReturnType<typeof s
   return { perS: (n * 1000) / (performance.now() - started) };
 }
 
-async function runEngine(address: string, n: number) {
+/**
+ * Workflows of `type` from bench/engine-workflows.ts, started as the workers start deliveries (on the
+ * worker's own connection, eagerly) by 16 loops; per second until the last one completed, and the CPU
+ * per workflow of this process (client and worker) and of Temporal.
+ */
+async function runEngine(temporal: { address: string; process: ChildProcess }, n: number, type: 'engineWorkflow' | 'emptyWorkflow' = 'engineWorkflow') {
   const completed = { count: 0 };
-  const connection = await NativeConnection.connect({ address });
+  const connection = await NativeConnection.connect({ address: temporal.address });
+  const taskQueue = `bench-${type}`;
   const worker = await Worker.create({
     connection,
-    taskQueue: 'bench-engine',
+    taskQueue,
     workflowBundle: await bundleWorkflowCode({ workflowsPath: fileURLToPath(new URL('./engine-workflows.ts', import.meta.url)), logger: new DefaultLogger('WARN') }),
     activities: { noop: () => Promise.resolve(void completed.count++) },
     maxConcurrentWorkflowTaskExecutions: WORKFLOW_TASK_SLOTS,
     maxConcurrentLocalActivityExecutions: WORKFLOW_TASK_SLOTS,
   });
   const running = worker.run();
-  // Started as the workers start deliveries: on the worker's own connection, eagerly.
   const client = new Client({ connection });
+  const cpuBefore = { self: cpuSeconds(process.pid), temporal: cpuSeconds(temporal.process.pid!) };
   const started = performance.now();
   let next = 0;
   await Promise.all(Array.from({ length: 16 }, async () => {
     while (next < n) {
       const i = next++;
-      await client.workflow.start('engineWorkflow', {
-        taskQueue: 'bench-engine', workflowId: `engine-${i}-${randomBytes(4).toString('hex')}`, args: [String(i)], requestEagerStart: true,
+      await client.workflow.start(type, {
+        taskQueue, workflowId: `${type}-${i}-${randomBytes(4).toString('hex')}`, args: [String(i)], requestEagerStart: true,
         typedSearchAttributes: [
           { key: APP_ID, value: 'bench' }, { key: SUBSCRIBER_ID, value: 'bench' }, { key: ENDPOINT_ID, value: 'bench' },
           { key: EVENT_TYPE, value: 'bench.event' }, { key: DELIVERY_STATUS, value: 'pending' },
@@ -539,13 +550,20 @@ async function runEngine(address: string, n: number) {
       });
     }
   }));
-  // The activity counts completions itself: no visibility lag in the measurement.
-  await waitUntil('the engine workflows', () => completed.count >= n, 600_000);
-  const perS = (n * 1000) / (performance.now() - started);
+  if (type === 'engineWorkflow') {
+    // The activity counts completions itself: no visibility lag in the measurement.
+    await waitUntil('the engine workflows', () => completed.count >= n, 600_000);
+  } else {
+    // Nothing runs in this process to count them: ask Temporal (its visibility lags by milliseconds here).
+    await waitUntil('the empty workflows', async () => (await client.workflow.count(`TaskQueue="${taskQueue}" AND ExecutionStatus="Running"`)).count === 0, 600_000);
+  }
+  const elapsedMs = performance.now() - started;
+  const perWorkflowMs = (before: number, pid: number) => round(((cpuSeconds(pid) - before) * 1000) / n);
+  const cpu = `node ${perWorkflowMs(cpuBefore.self, process.pid)} ms, Temporal ${perWorkflowMs(cpuBefore.temporal, temporal.process.pid!)} ms per workflow`;
   worker.shutdown();
   await running;
   await connection.close();
-  return { perS };
+  return { perS: (n * 1000) / elapsedMs, cpu };
 }
 
 function table(rows: Row[]): string {
