@@ -3,6 +3,7 @@ import type { DeliveryStarts } from '../api/delivery-starts.ts';
 import type { Mailer } from '../activities/mailer.ts';
 import type { Db } from '../db/connection.ts';
 import type { Config } from '../lib/config.ts';
+import type { Log } from '../lib/log.ts';
 import type { SecretBox } from '../lib/secrets.ts';
 
 /**
@@ -21,6 +22,8 @@ export type PortalContext = {
   trustedKeys: TrustedKeys;
   /** The client's address (behind a trusted proxy, the one it reports), for per-address login throttling. */
   clientAddress?: string;
+  /** The request's logger, whose lines carry its request id (see portalLog). */
+  log?: Log;
 };
 
 declare module '@remix-run/server-runtime' {

@@ -4,6 +4,7 @@ import { createRequestHandler } from '@remix-run/express';
 import type { ServerBuild } from '@remix-run/node';
 import express from 'express';
 import type { Express } from 'express';
+import { requestLog } from '../api/requests.ts';
 import type { PortalContext } from './context.ts';
 
 const clientDir = fileURLToPath(new URL('./build/client/', import.meta.url));
@@ -24,5 +25,5 @@ export async function mountPortal(app: Express, context: PortalContext): Promise
   // File names under assets/ carry a content hash, so they can be cached forever.
   app.use('/assets', express.static(assetsDir, { immutable: true, maxAge: '1y' }));
   app.use(express.static(clientDir, { maxAge: '1h' }));
-  app.all('*', createRequestHandler({ build, getLoadContext: (req) => ({ ...context, clientAddress: req.ip }) }));
+  app.all('*', createRequestHandler({ build, getLoadContext: (req, res) => ({ ...context, clientAddress: req.ip, log: requestLog(res) }) }));
 }

@@ -1,12 +1,12 @@
 import { data, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node';
 import { Form, Link, useActionData, useLoaderData, useRouteError } from '@remix-run/react';
 import { findUserByEmail } from '../../../db/users.ts';
-import { log } from '../../../lib/log.ts';
 import { CsrfField } from '../components/csrf-field';
 import { ErrorPage } from '../components/error-page';
 import { Field } from '../components/field';
 import { csrfToken, csrfCheckedForm } from '../csrf.server';
 import { emailError, formText, invalidForm } from '../forms.server';
+import { portalLog } from '../log.server';
 import { passwordResetUrl } from '../password-reset.server';
 
 export const meta: MetaFunction = () => [{ title: 'Reset your password · openhooks portal' }];
@@ -38,7 +38,7 @@ export async function action({ request, context }: ActionFunctionArgs) {
           'If it was not you, ignore this email: your password stays as it is.',
         ].join('\n'),
       })
-      .catch((error: unknown) => log.error('password reset email failed', { to: user.email, error }));
+      .catch((error: unknown) => portalLog(context).error('password reset email failed', { to: user.email, error }));
   }
   return { sent: true as const, email };
 }
