@@ -5,6 +5,7 @@ import { findReplay, markReplaysSignaled, setUnfinishedReplaysStatus, UNFINISHED
 import type { Config } from '../lib/config.ts';
 import { coalesced } from '../lib/coalesce.ts';
 import { log } from '../lib/log.ts';
+import { countDeliveryStarts } from '../lib/metrics.ts';
 import type { TemporalGateway } from '../lib/temporal.ts';
 import { startDeliveryWorkflow } from '../workflows/delivery-start.ts';
 import { signalReplayAction, signalReplayWorkflow, type ReplayAction } from '../workflows/replay-start.ts';
@@ -53,6 +54,7 @@ export class DeliveryStarts {
     this.oneOffs++;
     void (async () => {
       const outcome = await startDeliveryWorkflow(this.temporal, this.config, start, start);
+      countDeliveryStarts('resend', [outcome]);
       if (outcome.ok) await markStarted(this.db, [start.id], start);
       else log.warn('resend not started; the reconciler will start it', { deliveryId: start.id, error: outcome.error });
     })()

@@ -52,12 +52,12 @@ const endpointsDisabled = new Counter({
   registers: [registry],
 });
 
-export type StartSource = 'starter' | 'reconciler';
+export type StartSource = 'starter' | 'reconciler' | 'resend';
 type StartResult = 'eager' | 'started' | 'existing' | 'failed';
 
 const deliveryStarts = new Counter({
   name: 'openhooks_delivery_starts_total',
-  help: "Delivery workflow starts by the workers, by source (starter: the normal path; reconciler: starts found overdue) and outcome (eager: started and its first task ran on this worker; started; existing: the run was there already; failed: left for a later pass)",
+  help: "Delivery workflow starts, by source (starter: the workers' normal path; reconciler: starts found overdue; resend: a resend the server started) and outcome (eager: started and its first task ran on this worker; started; existing: the run was there already; failed: left for a later pass)",
   labelNames: ['source', 'outcome'] as const,
   registers: [registry],
 });
@@ -78,7 +78,7 @@ for (const reason of ['attempts_exhausted', 'endpoint_gone'] as const) {
   endpointsDisabled.inc({ reason }, 0);
 }
 for (const result of ATTEMPT_RESULTS) attempts.inc({ result }, 0);
-for (const source of ['starter', 'reconciler'] as const) for (const outcome of ['eager', 'started', 'existing', 'failed'] as const) deliveryStarts.inc({ source, outcome }, 0);
+for (const source of ['starter', 'reconciler', 'resend'] as const) for (const outcome of ['eager', 'started', 'existing', 'failed'] as const) deliveryStarts.inc({ source, outcome }, 0);
 
 // Label objects built once: the accept path and the delivery activity allocate none.
 const ACCEPTED = { created: { result: 'created' }, repeat: { result: 'repeat' } } as const;

@@ -201,6 +201,32 @@ describe('metrics of the server and worker processes', () => {
     expect(workerAfter.types.get('nodejs_eventloop_lag_seconds')).toBe('gauge');
   });
 
+  it('counts the resends the server starts under source="resend"', async () => {
+    const good = await startReceiver();
+    receivers.push(good);
+    const appId = (await api.post('/apps', { name: 'Resent' })).body.id as string;
+    expect((await api.post(`/apps/${appId}/webhook_events`, { event_type: 'user.created' })).status).toBe(201);
+    const subscriberId = (await api.post(`/apps/${appId}/subscriptions`, { name: 'Acme', email: 'ops@acme.test' })).body.id as string;
+    expect((await api.post(`/subscriptions/${subscriberId}/endpoints`, { url: good.url, version: '1.0' })).status).toBe(201);
+    const sent = await api.post(`/apps/${appId}/messages`, { event_type: 'user.created', version: '1.0', data: { user: 2 } });
+    expect(sent.status).toBe(202);
+    const attemptsOf = async () => (await api.get(`/apps/${appId}/webhook_attempts?message_id=${sent.body.id}`)).body as { id: string; trigger: string }[];
+    const [first] = await waitFor('the first attempt', async () => ((await attemptsOf()).length === 1 ? attemptsOf() : undefined), 40_000, 250);
+
+    const serverBefore = await scrape(`${server!.url}/metrics`, token);
+    const workerBefore = await scrape(`${workerUrl}/metrics`, token);
+    expect((await api.post(`/apps/${appId}/webhook_attempts/${first!.id}/replay`)).status).toBe(202);
+    await waitFor('the resend to be sent and recorded', async () => ((await attemptsOf()).some((a) => a.trigger === 'manual') ? true : undefined), 40_000, 250);
+    const serverAfter = await scrape(`${server!.url}/metrics`, token);
+    const workerAfter = await scrape(`${workerUrl}/metrics`, token);
+
+    expect(good.requests).toHaveLength(2);
+    // The server started the run (not eagerly: it has no worker); the workers started nothing.
+    expect(sum(serverAfter, 'openhooks_delivery_starts_total', { source: 'resend', outcome: 'started' }) - sum(serverBefore, 'openhooks_delivery_starts_total', { source: 'resend', outcome: 'started' })).toBe(1);
+    expect(sum(serverAfter, 'openhooks_delivery_starts_total') - sum(serverBefore, 'openhooks_delivery_starts_total')).toBe(1);
+    expect(sum(workerAfter, 'openhooks_delivery_starts_total') - sum(workerBefore, 'openhooks_delivery_starts_total')).toBe(0);
+  });
+
   it('gives every request an id (a sane X-Request-Id, else a new one), echoes it and logs with it', async () => {
     const given = await fetch(`${server!.url}/api/v1/health`, { headers: { 'x-request-id': 'trace-42.a:b' } });
     expect(given.headers.get('x-request-id')).toBe('trace-42.a:b');
@@ -210,6 +236,14 @@ describe('metrics of the server and worker processes', () => {
     }
     const line = await waitFor('the request line', () => server!.lines().find((l) => l.msg === 'request' && l.requestId === 'trace-42.a:b'));
     expect(line).toMatchObject({ level: 'debug', method: 'GET', route: '/api/v1/health', status: 200 });
+
+    // The portal's lines carry it too, as JSON: a page no route matches is a 404 logged at debug, not a console error.
+    const missing = await fetch(`${server!.url}/no-such-page`, { headers: { 'x-request-id': 'portal-7' } });
+    expect(missing.status).toBe(404);
+    expect(missing.headers.get('x-request-id')).toBe('portal-7');
+    const refused = await waitFor('the portal line', () => server!.lines().find((l) => l.msg === 'portal request refused' && l.requestId === 'portal-7'));
+    expect(refused).toMatchObject({ level: 'debug', path: '/no-such-page', status: 404 });
+    expect(server!.stderr()).not.toContain('No route matches URL');
   });
 
   it("serves the Temporal SDK's own metrics on TEMPORAL_METRICS_PORT", async () => {
