@@ -148,7 +148,11 @@ function spawnOpenhooks(kind: 'server' | 'worker' | 'start', env: Env, logDir: s
   const out: Buffer[] = [];
   child.stdout.on('data', (c: Buffer) => out.push(c));
   child.stderr.on('data', (c: Buffer) => out.push(c));
-  child.on('exit', () => writeFileSync(log, Buffer.concat(out)));
+  child.on('exit', (code) => {
+    writeFileSync(log, Buffer.concat(out));
+    // The work folder goes at the end of the run: a child that failed shows its last lines here.
+    if (code !== null && code !== 0) process.stderr.write(`openhooks ${kind} exited with ${code}:\n${Buffer.concat(out).toString().split('\n').slice(-20).join('\n')}\n`);
+  });
   return child;
 }
 
@@ -180,8 +184,7 @@ export async function startSystemUnderTest(work: string) {
     for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
   };
   try {
-    const port = 20000 + Math.floor(Math.random() * 20000);
-    const temporalOpts = { dataDir: path.join(work, 'temporal'), port, logFile: path.join(work, 'temporal.log') };
+    const temporalOpts = { dataDir: path.join(work, 'temporal'), port: await freePort(), logFile: path.join(work, 'temporal.log') };
     const temporal = BENCH_TEMPORAL === 'server' ? await startTemporalServer(temporalOpts) : await startDevServer({ ...temporalOpts, headless: true });
     cleanups.push(() => temporal.stop());
     const adminUrl = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -204,7 +207,7 @@ export async function startSystemUnderTest(work: string) {
     cleanups.push(() => receiver.close());
 
     const account = await createAccount(db, { name: 'Bench', email: 'bench@openhooks.test', password: 'benchmark-password' });
-    const apiPort = 20000 + Math.floor(Math.random() * 20000);
+    const apiPort = await freePort();
     const env: Env = {
       DATABASE_URL: dbUrl, TEMPORAL_ADDRESS: temporal.address, TEMPORAL_TASK_QUEUE: 'bench', ENCRYPTION_KEY: newEncryptionKey(),
       PORT: String(apiPort), HOST: '127.0.0.1', ALLOW_PRIVATE_NETWORK: 'true', ALLOW_HTTP: 'true', RATE_LIMIT: '0',
@@ -215,7 +218,10 @@ export async function startSystemUnderTest(work: string) {
     const worker = spawnOpenhooks('worker', env, work);
     cleanups.push(() => stopProcess(server), () => stopProcess(worker));
     const base = `http://127.0.0.1:${apiPort}`;
-    await waitUntil('the API', async () => (await fetch(`${base}/api/v1/health`).then((r) => r.ok, () => false)), 60_000);
+    await waitUntil('the API', async () => {
+      for (const child of [server, worker]) if (child.exitCode !== null) throw new Error(`openhooks ${child === server ? 'server' : 'worker'} exited with ${child.exitCode} while starting`);
+      return fetch(`${base}/api/v1/health`).then((r) => r.ok, () => false);
+    }, 60_000);
 
     const app = (await api(base, account.apiKey, 'POST', '/apps', { name: 'bench' })).body;
     await api(base, account.apiKey, 'POST', `/apps/${app.id}/webhook_events`, { event_type: 'bench.event' });
