@@ -167,9 +167,10 @@ function spawnOpenhooks(kind: 'server' | 'worker' | 'start', env: Env, logDir: s
   child.stdout.on('data', (c: Buffer) => out.push(c));
   child.stderr.on('data', (c: Buffer) => out.push(c));
   child.on('exit', (code) => {
-    writeFileSync(log, Buffer.concat(out));
+    const output = Buffer.concat(out);
+    writeFileSync(log, output);
     // The work folder goes at the end of the run: a child that failed shows its last lines here.
-    if (code !== null && code !== 0) process.stderr.write(`openhooks ${kind} exited with ${code}:\n${Buffer.concat(out).toString().split('\n').slice(-20).join('\n')}\n`);
+    if (code !== null && code !== 0) process.stderr.write(`openhooks ${kind} exited with ${code}:\n${output.toString().split('\n').slice(-20).join('\n')}\n`);
   });
   return child;
 }
@@ -237,7 +238,7 @@ export async function startSystemUnderTest(work: string) {
     cleanups.push(() => stopProcess(server), () => stopProcess(worker));
     const base = `http://127.0.0.1:${apiPort}`;
     await waitUntil('the API', async () => {
-      for (const child of [server, worker]) if (child.exitCode !== null) throw new Error(`openhooks ${child === server ? 'server' : 'worker'} exited with ${child.exitCode} while starting`);
+      for (const [kind, child] of [['server', server], ['worker', worker]] as const) if (child.exitCode !== null) throw new Error(`openhooks ${kind} exited with ${child.exitCode} while starting`);
       return fetch(`${base}/api/v1/health`).then((r) => r.ok, () => false);
     }, 60_000);
 

@@ -52,8 +52,10 @@ const endpointsDisabled = new Counter({
   registers: [registry],
 });
 
-export type StartSource = 'starter' | 'reconciler' | 'resend';
-type StartResult = 'eager' | 'started' | 'existing' | 'failed';
+const START_SOURCES = ['starter', 'reconciler', 'resend'] as const;
+const START_RESULTS = ['eager', 'started', 'existing', 'failed'] as const;
+export type StartSource = (typeof START_SOURCES)[number];
+type StartResult = (typeof START_RESULTS)[number];
 
 const deliveryStarts = new Counter({
   name: 'openhooks_delivery_starts_total',
@@ -78,7 +80,7 @@ for (const reason of ['attempts_exhausted', 'endpoint_gone'] as const) {
   endpointsDisabled.inc({ reason }, 0);
 }
 for (const result of ATTEMPT_RESULTS) attempts.inc({ result }, 0);
-for (const source of ['starter', 'reconciler', 'resend'] as const) for (const outcome of ['eager', 'started', 'existing', 'failed'] as const) deliveryStarts.inc({ source, outcome }, 0);
+for (const source of START_SOURCES) for (const outcome of START_RESULTS) deliveryStarts.inc({ source, outcome }, 0);
 
 // Label objects built once: the accept path and the delivery activity allocate none.
 const ACCEPTED = { created: { result: 'created' }, repeat: { result: 'repeat' } } as const;

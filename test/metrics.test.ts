@@ -211,7 +211,15 @@ describe('metrics of the server and worker processes', () => {
     const sent = await api.post(`/apps/${appId}/messages`, { event_type: 'user.created', version: '1.0', data: { user: 2 } });
     expect(sent.status).toBe(202);
     const attemptsOf = async () => (await api.get(`/apps/${appId}/webhook_attempts?message_id=${sent.body.id}`)).body as { id: string; trigger: string }[];
-    const [first] = await waitFor('the first attempt', async () => ((await attemptsOf()).length === 1 ? attemptsOf() : undefined), 40_000, 250);
+    const [first] = await waitFor(
+      'the first attempt',
+      async () => {
+        const attempts = await attemptsOf();
+        return attempts.length === 1 ? attempts : undefined;
+      },
+      40_000,
+      250,
+    );
 
     const serverBefore = await scrape(`${server!.url}/metrics`, token);
     const workerBefore = await scrape(`${workerUrl}/metrics`, token);
